@@ -1,0 +1,773 @@
+"""Datasets for the training experiments: Fashion-MNIST, CIFAR-10 and Iris.
+
+Public API::
+
+    load_fashion_mnist(split="train", root=None, download=True, *, raw=False, subset=None, seed=0)
+    load_cifar10(split="train", root=None, download=True, *, raw=False, subset=None, seed=0)
+    load_iris(normalize=True)
+    data_dir(), cache_dir(), subset_indices(n, subset, seed), make_loader(x, y, batch_size, ...)
+
+Images come back as ``float32`` tensors in ``[0, 1]`` of shape ``[N, C, H, W]`` (``raw=True`` gives the
+stored ``uint8`` pixels instead; :func:`to_float` converts them later), labels as ``int64`` of shape ``[N]``.
+
+Where files are looked up
+-------------------------
+The data directory is ``$IMCPNN_DATA`` if set, else ``data/`` at the repository root. Fashion-MNIST is
+looked up in ``<data>/fashion-mnist/`` and in ``<data>/`` itself (canonical IDX names, ``.gz`` or
+uncompressed). CIFAR-10 is looked up in ``<data>/`` and ``<data>/cifar-10/``, in this order of layouts:
+``cifar-10-batches-py/`` (canonical pickled batches), ``cifar-10-python.tar.gz`` (read in place),
+``cifar-10-images/{train,test}/<class>/*.{png,jpg}`` (image-folder tree) and ``cifar-10-images.tar.gz``
+(that tree as a tarball, read in place; nothing is extracted into the data directory or the repository).
+
+Downloads and checksums
+-----------------------
+If no usable copy is found and downloading is allowed (``download=True`` and ``$IMCPNN_OFFLINE`` not set to
+``1``/``true``/``yes``), the canonical files are fetched over HTTPS into the data directory, or into
+``<cache>/downloads/`` when the data directory is not writable. A download is streamed to a temporary file,
+its MD5 is compared with the published sum (a mismatch raises :class:`ValueError` naming the file, the
+expected and the actual sum, and the temporary file is removed), and only then moved into place.
+
+Files that are already present are **not** checksummed: local copies (such as the offline stand-ins used in
+CI) may legitimately differ byte for byte from the canonical downloads. They are validated by format instead
+(IDX magic numbers and sizes, pickled-batch keys and shapes, image sizes); a corrupt file raises
+:class:`ValueError` naming it. When nothing is found and the download is disabled or fails,
+:class:`DatasetNotFoundError` (a :class:`FileNotFoundError`) names ``IMCPNN_DATA``, the expected files, and
+why the download did not happen.
+
+Caching
+-------
+Decoded datasets are stored as ``uint8`` tensors with :func:`torch.save` in :func:`cache_dir`
+(``$IMCPNN_CACHE``, else ``build/cache/`` at the repository root, else ``~/.cache/imcpnn``), keyed by
+dataset, split and the size and modification time of every source file. A second load reads that file and
+takes a fraction of a second; changing a source file invalidates its entry.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import io
+import json
+import os
+import pickle
+import tarfile
+import urllib.request
+import uuid
+import warnings
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "FASHION_MNIST_CLASSES",
+    "DatasetNotFoundError",
+    "cache_dir",
+    "data_dir",
+    "load_cifar10",
+    "load_fashion_mnist",
+    "load_iris",
+    "make_loader",
+    "read_idx",
+    "subset_indices",
+    "to_float",
+]
+
+ENV_DATA = "IMCPNN_DATA"
+ENV_CACHE = "IMCPNN_CACHE"
+ENV_OFFLINE = "IMCPNN_OFFLINE"
+SPLITS = ("train", "test")
+_CACHE_VERSION = 1
+_TIMEOUT_S = 60.0
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+
+# Published MD5 sums: github.com/zalandoresearch/fashion-mnist (README, "Get the Data"; torchvision uses the
+# same) and www.cs.toronto.edu/~kriz/cifar.html. The README links a plain-HTTP S3 website endpoint, so we
+# fetch the copies committed to that repository (data/fashion/) over HTTPS, with the bucket's HTTPS REST
+# endpoint as a fallback; the MD5 check guards either source.
+FASHION_MNIST_MIRRORS = (
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+    "https://fashion-mnist.s3.eu-central-1.amazonaws.com/",
+)
+FASHION_MNIST_FILES = {
+    "train": (
+        ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+    ),
+    "test": (
+        ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ),
+}
+FASHION_MNIST_SIZES = {"train": 60000, "test": 10000}
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_TARBALL = "cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_BATCH_DIR = "cifar-10-batches-py"
+CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+CIFAR10_IMAGE_DIR = "cifar-10-images"
+CIFAR10_IMAGE_TARBALL = "cifar-10-images.tar.gz"
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """No usable copy of a dataset was found and none could be downloaded."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Directories and argument checks
+
+
+def _repo_root() -> Path | None:
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def data_dir() -> Path:
+    """The data directory: ``$IMCPNN_DATA`` if set, else ``data/`` at the repository root.
+
+    Outside a source checkout (no ``pyproject.toml`` next to the package) the fallback is ``./data``.
+    The directory is not created here and may be read-only.
+    """
+    env = os.environ.get(ENV_DATA)
+    if env:
+        return Path(env).expanduser().resolve()
+    root = _repo_root()
+    return (root if root is not None else Path.cwd()) / "data"
+
+
+def _is_writable(path: Path) -> bool:
+    """Whether files can be created in directory ``path``.
+
+    Besides ``os.access`` this requires a write bit in the mode, so a directory marked read-only
+    (``r-x``) counts as read-only for root as well.
+    """
+    try:
+        return os.access(path, os.W_OK | os.X_OK) and bool(path.stat().st_mode & 0o222)
+    except OSError:
+        return False
+
+
+def _ensure_writable_dir(path: Path) -> bool:
+    """Create ``path`` if needed (only below a writable ancestor); report whether it is writable."""
+    if not path.exists():
+        ancestor = next((p for p in path.parents if p.exists()), None)
+        if ancestor is None or not _is_writable(ancestor):
+            return False
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+    return path.is_dir() and _is_writable(path)
+
+
+def cache_dir() -> Path:
+    """The cache directory for decoded tensors (and downloads that cannot go to :func:`data_dir`).
+
+    ``$IMCPNN_CACHE`` if set; else ``build/cache`` at the repository root if that is writable; else
+    ``~/.cache/imcpnn``. The directory is created if needed.
+    """
+    env = os.environ.get(ENV_CACHE)
+    if env:
+        path = Path(env).expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    root = _repo_root()
+    if root is not None and _ensure_writable_dir(root / "build" / "cache"):
+        return root / "build" / "cache"
+    path = Path.home() / ".cache" / "imcpnn"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}; got {split!r}")
+    return split
+
+
+def _offline_reason(download: bool) -> str | None:
+    """Why downloading is disabled, or ``None`` if it is allowed."""
+    if not download:
+        return "downloading is disabled (download=False)"
+    value = os.environ.get(ENV_OFFLINE, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return f"downloading is disabled ({ENV_OFFLINE}={os.environ[ENV_OFFLINE]})"
+    return None
+
+
+def _root_dir(root: str | os.PathLike[str] | None) -> Path:
+    return Path(root).expanduser().resolve() if root is not None else data_dir()
+
+
+def _not_found(
+    dataset: str, split: str, dirs: Iterable[Path], expected: Iterable[str], why: str
+) -> Exception:
+    env = os.environ.get(ENV_DATA)
+    env_text = f"{ENV_DATA}={env}" if env else f"{ENV_DATA} is not set"
+    looked = ", ".join(str(d) for d in dict.fromkeys(dirs))
+    return DatasetNotFoundError(
+        f"{dataset} ({split} split) not found. Looked in: {looked} ({env_text}). "
+        f"Expected files: {', '.join(expected)}. The download failed: {why}. "
+        f"Put the files into a directory and point {ENV_DATA} at it, or allow the download."
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Download
+
+
+def _open_url(url: str) -> IO[bytes]:
+    """Open ``url`` for reading (module-level so tests can replace it)."""
+    return urllib.request.urlopen(url, timeout=_TIMEOUT_S)  # noqa: S310 - fixed https URLs
+
+
+def _temp_path(dest: Path) -> Path:
+    """A fresh hidden file name next to ``dest`` (created with the usual umask permissions)."""
+    return dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+
+
+def _download(url: str, dest: Path, md5: str) -> Path:
+    """Fetch ``url`` into a temporary file next to ``dest``, check its MD5, then move it to ``dest``.
+
+    Raises :class:`ValueError` (naming the file, the expected and the actual sum) on a mismatch and
+    :class:`OSError` (e.g. ``urllib.error.URLError``) if the transfer fails; no partial file is left.
+    """
+    from tqdm.auto import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_path(dest)
+    digest = hashlib.md5()
+    try:
+        with open(tmp, "xb") as out, _open_url(url) as response:
+            headers = getattr(response, "headers", None)
+            length = headers.get("Content-Length") if headers is not None else None
+            total = int(length) if length else None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False) as bar:
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+        actual = digest.hexdigest()
+        if actual != md5:
+            raise ValueError(
+                f"checksum mismatch for {dest.name} (downloaded from {url}): expected md5 {md5}, got {actual}"
+            )
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def _download_dir(preferred: Path, name: str) -> Path:
+    """Where downloads go: ``preferred`` if writable, else ``<cache>/downloads/<name>``."""
+    return preferred if _ensure_writable_dir(preferred) else cache_dir() / "downloads" / name
+
+
+def _fetch_any(urls: Iterable[str], dest: Path, md5: str) -> None:
+    """Try each mirror in turn; raise ``OSError`` listing every failure if none works.
+
+    A checksum mismatch (``ValueError``) is not a transport failure and propagates at once.
+    """
+    errors = []
+    for url in urls:
+        try:
+            _download(url, dest, md5)
+            return
+        except (OSError, http.client.HTTPException) as err:  # URLError, timeouts, resets, short reads
+            errors.append(f"{url}: {err}")
+    raise OSError("; ".join(errors))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Cache
+
+
+def _fingerprint(paths: Iterable[Path]) -> list[list[Any]]:
+    out = []
+    for p in paths:
+        st = p.stat()
+        out.append([str(p), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _tree_fingerprint(root: Path) -> list[list[Any]]:
+    """Size and mtime of every file under ``root`` (relative names), in sorted order."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath, name)
+            st = p.stat()
+            out.append([str(p.relative_to(root)), st.st_size, st.st_mtime_ns])
+    return [[str(root), len(out), hashlib.sha1(json.dumps(out).encode()).hexdigest()]]
+
+
+def _cached(
+    dataset: str, split: str, source: list[list[Any]], decode: Callable[[], tuple[np.ndarray, np.ndarray]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(uint8 images, int64 labels)`` from the cache, or ``decode()`` them and store them."""
+    key = json.dumps({"v": _CACHE_VERSION, "dataset": dataset, "split": split, "source": source})
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    path = cache_dir() / f"{dataset}-{split}-{digest}.pt"
+    if path.is_file():
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            if blob.get("key") == key:
+                return blob["images"], blob["labels"]
+        except Exception as err:  # noqa: BLE001 - a broken cache entry is rebuilt, never fatal
+            warnings.warn(f"ignoring unreadable cache file {path}: {err}", stacklevel=3)
+    images_np, labels_np = decode()
+    images = torch.from_numpy(np.array(images_np, dtype=np.uint8, order="C", copy=True))
+    labels = torch.from_numpy(np.array(labels_np, dtype=np.int64, copy=True))
+    tmp: Path | None = None
+    try:
+        tmp = _temp_path(path)
+        torch.save({"key": key, "images": images, "labels": labels}, tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        warnings.warn(f"could not write cache file {path}: {err}", stacklevel=3)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return images, labels
+
+
+# --------------------------------------------------------------------------------------------------------
+# Output helpers
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """``uint8`` pixels to ``float32`` in ``[0, 1]``."""
+    if images.dtype != torch.uint8:
+        raise ValueError(f"images must be a uint8 tensor, got dtype {images.dtype}")
+    return images.to(torch.float32).div_(255.0)
+
+
+def subset_indices(n: int, subset: int | None, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of a seeded random choice of ``subset`` out of ``n`` samples (all if ``None``)."""
+    if subset is None:
+        return torch.arange(n)
+    if isinstance(subset, bool) or not isinstance(subset, int) or not 1 <= subset <= n:
+        raise ValueError(f"subset must be None or an int in [1, {n}], got {subset!r}")
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.randperm(n, generator=gen)[:subset].sort().values
+
+
+def _finish(
+    images: torch.Tensor, labels: torch.Tensor, raw: bool, subset: int | None, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if subset is not None:
+        idx = subset_indices(len(labels), subset, seed)
+        images, labels = images[idx], labels[idx]
+    return (images if raw else to_float(images)), labels
+
+
+def make_loader(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A :class:`~torch.utils.data.DataLoader` over ``TensorDataset(x, y)``, seeded when shuffling."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    gen = torch.Generator().manual_seed(int(seed)) if shuffle else None
+    return DataLoader(
+        TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=gen, drop_last=drop_last
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Fashion-MNIST (IDX)
+
+_IDX_UBYTE = 0x08
+
+
+def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (gzip-compressed if the name ends in ``.gz``).
+
+    Validates the magic number (two zero bytes, type ``0x08``, the number of dimensions, optionally equal
+    to ``ndim``) and that the payload holds exactly the product of the dimensions; anything else raises
+    :class:`ValueError` naming the file.
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                data = f.read()
+        else:
+            data = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: corrupt IDX file ({err})") from err
+    if len(data) < 4:
+        raise ValueError(f"{path}: corrupt IDX file (only {len(data)} bytes)")
+    zero0, zero1, dtype, dims = data[0], data[1], data[2], data[3]
+    if zero0 != 0 or zero1 != 0 or dtype != _IDX_UBYTE or dims == 0:
+        raise ValueError(
+            f"{path}: bad IDX magic number 0x{int.from_bytes(data[:4], 'big'):08x} "
+            f"(expected 0x000008NN, unsigned bytes with NN dimensions)"
+        )
+    if ndim is not None and dims != ndim:
+        raise ValueError(f"{path}: IDX file has {dims} dimensions, expected {ndim}")
+    header = 4 + 4 * dims
+    if len(data) < header:
+        raise ValueError(f"{path}: corrupt IDX file (truncated header)")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
+    expected = int(np.prod(shape, dtype=np.int64))
+    if len(data) - header != expected:
+        raise ValueError(
+            f"{path}: IDX payload has {len(data) - header} bytes, the header {shape} needs {expected}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _decode_fashion(images_path: Path, labels_path: Path, n: int | None) -> tuple[np.ndarray, np.ndarray]:
+    images = read_idx(images_path, ndim=3)
+    labels = read_idx(labels_path, ndim=1)
+    if images.shape[1:] != (28, 28):
+        raise ValueError(f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")
+    if n is not None and images.shape[0] != n:
+        raise ValueError(f"{images_path}: holds {images.shape[0]} images, expected {n}")
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"{labels_path}: holds {labels.shape[0]} labels for {images.shape[0]} images")
+    if labels.size and labels.max() >= 10:
+        raise ValueError(f"{labels_path}: labels must lie in 0..9, found {int(labels.max())}")
+    return images[:, None, :, :], labels
+
+
+def _find_pair(dirs: Iterable[Path], names: tuple[str, str]) -> tuple[Path, Path] | None:
+    """The first directory holding both files (``.gz`` or uncompressed)."""
+    for d in dirs:
+        found = []
+        for name in names:
+            for candidate in (d / name, d / name.removesuffix(".gz")):
+                if candidate.is_file():
+                    found.append(candidate)
+                    break
+        if len(found) == 2:
+            return found[0], found[1]
+    return None
+
+
+def load_fashion_mnist(
+    split: str = "train",
+    root: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    *,
+    raw: bool = False,
+    subset: int | None = None,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST images ``[N, 1, 28, 28]`` and labels ``[N]`` (int64, 0-9).
+
+    Args:
+        split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
+        root: data directory; default :func:`data_dir`. Files are looked up in ``root/fashion-mnist/``
+            and ``root/`` under their canonical names (``train-images-idx3-ubyte.gz`` etc.).
+        download: fetch the canonical files if missing (also disabled by ``IMCPNN_OFFLINE=1``). Downloads
+            are checked against the published MD5 sums; files already present are validated by format only.
+        raw: return ``uint8`` pixels instead of ``float32`` in ``[0, 1]``.
+        subset: keep a seeded random choice of this many samples (in dataset order); ``None`` keeps all.
+        seed: seed of that choice.
+
+    Raises:
+        ValueError: bad arguments, corrupt files, or a checksum mismatch of a download.
+        DatasetNotFoundError: no files and the download was disabled or failed.
+    """
+    _check_split(split)
+    base = _root_dir(root)
+    files = FASHION_MNIST_FILES[split]
+    names = (files[0][0], files[1][0])
+    dirs = [base / "fashion-mnist", base, cache_dir() / "downloads" / "fashion-mnist"]
+    pair = _find_pair(dirs, names)
+    if pair is None:
+        why = _offline_reason(download)
+        if why is None:
+            target = _download_dir(base / "fashion-mnist", "fashion-mnist")
+            try:
+                for name, md5 in files:
+                    if not (target / name).is_file():
+                        _fetch_any([m + name for m in FASHION_MNIST_MIRRORS], target / name, md5)
+                pair = (target / names[0], target / names[1])
+            except OSError as err:
+                why = str(err)
+        if pair is None:
+            raise _not_found("Fashion-MNIST", split, dirs, names, why or "unknown error")
+    images_path, labels_path = pair
+    n = FASHION_MNIST_SIZES[split]
+    images, labels = _cached(
+        "fashion-mnist", split, _fingerprint(pair), lambda: _decode_fashion(images_path, labels_path, n)
+    )
+    return _finish(images, labels, raw, subset, seed)
+
+
+# --------------------------------------------------------------------------------------------------------
+# CIFAR-10
+
+
+def _unpickle_batch(f: IO[bytes], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """One canonical CIFAR-10 batch: a pickled dict with ``data`` [N, 3072] uint8 and ``labels``.
+
+    The canonical format is a pickle, so only load batches from sources you trust.
+    """
+    try:
+        entry = pickle.load(f, encoding="latin1")
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt batch
+        raise ValueError(f"{name}: not a readable CIFAR-10 batch ({err})") from err
+    if not isinstance(entry, dict) or "data" not in entry or "labels" not in entry:
+        raise ValueError(f"{name}: CIFAR-10 batch must be a dict with 'data' and 'labels'")
+    data = np.asarray(entry["data"])
+    labels = np.asarray(entry["labels"], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ValueError(f"{name}: 'data' must be uint8 [N, 3072], got {data.dtype} {list(data.shape)}")
+    if labels.shape != (data.shape[0],):
+        raise ValueError(f"{name}: {labels.shape[0]} labels for {data.shape[0]} images")
+    if labels.size and (labels.min() < 0 or labels.max() >= 10):
+        raise ValueError(f"{name}: labels must lie in 0..9")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _decode_cifar_batch_dir(d: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    parts = []
+    for name in CIFAR10_BATCHES[split]:
+        with open(d / name, "rb") as f:
+            parts.append(_unpickle_batch(f, str(d / name)))
+    return _concat(parts)
+
+
+def _decode_cifar_batch_tarball(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    parts = []
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for name in CIFAR10_BATCHES[split]:
+                member = f"{CIFAR10_BATCH_DIR}/{name}"
+                try:
+                    f = tar.extractfile(member)
+                except KeyError:
+                    f = None
+                if f is None:
+                    raise ValueError(f"{path}: has no member {member}")
+                with f:
+                    parts.append(_unpickle_batch(f, f"{path}:{member}"))
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise ValueError(f"{path}: corrupt archive ({err})") from err
+    return _concat(parts)
+
+
+def _decode_image(data: bytes | Path, name: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
+            if img.size != (32, 32):
+                raise ValueError(f"{name}: image is {img.size[0]}x{img.size[1]}, expected 32x32")
+            arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{name}: not a readable image ({err})") from err
+    return arr.transpose(2, 0, 1)
+
+
+def _class_index(class_name: str, where: str) -> int:
+    try:
+        return CIFAR10_CLASSES.index(class_name)
+    except ValueError:
+        raise ValueError(
+            f"{where}: unknown CIFAR-10 class folder {class_name!r}; allowed: {', '.join(CIFAR10_CLASSES)}"
+        ) from None
+
+
+def _stack_images(
+    items: list[tuple[int, str, np.ndarray]], where: str, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    if not items:
+        raise ValueError(f"{where}: no {split} images (*.png, *.jpg) found")
+    items.sort(key=lambda t: (t[0], t[1]))
+    return np.stack([t[2] for t in items]), np.array([t[0] for t in items], dtype=np.int64)
+
+
+def _progress(total: int | None, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", leave=False, mininterval=0.5)
+
+
+def _decode_cifar_image_dir(d: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    split_dir = d / split
+    files: list[tuple[int, Path]] = []
+    for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+        label = _class_index(class_dir.name, str(class_dir))
+        files += [(label, p) for p in sorted(class_dir.iterdir()) if p.suffix.lower() in _IMAGE_SUFFIXES]
+    items = []
+    with _progress(len(files), f"decoding CIFAR-10 {split}") as bar:
+        for label, p in files:
+            items.append((label, p.name, _decode_image(p, str(p))))
+            bar.update()
+    return _stack_images(items, str(split_dir), split)
+
+
+def _image_members(tar: tarfile.TarFile, split: str) -> Iterator[tuple[tarfile.TarInfo, str, str]]:
+    """Members ``.../cifar-10-images/<split>/<class>/<file>`` of a streamed tarball."""
+    for member in tar:
+        if not member.isfile():
+            continue
+        parts = Path(member.name).parts
+        if len(parts) < 4 or parts[-4] != CIFAR10_IMAGE_DIR or parts[-3] != split:
+            continue
+        if Path(parts[-1]).suffix.lower() in _IMAGE_SUFFIXES and not parts[-1].startswith("."):
+            yield member, parts[-2], parts[-1]
+
+
+def _decode_cifar_image_tarball(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one split straight from the tarball (streamed; nothing is extracted to disk)."""
+    items = []
+    try:
+        with tarfile.open(path, "r|gz") as tar, _progress(None, f"decoding CIFAR-10 {split}") as bar:
+            for member, class_name, file_name in _image_members(tar, split):
+                f = tar.extractfile(member)
+                if f is None:
+                    continue
+                label = _class_index(class_name, f"{path}:{member.name}")
+                items.append((label, file_name, _decode_image(f.read(), f"{path}:{member.name}")))
+                bar.update()
+    except (tarfile.TarError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path}: corrupt archive ({err})") from err
+    return _stack_images(items, f"{path}:{CIFAR10_IMAGE_DIR}/{split}", split)
+
+
+@dataclass(frozen=True)
+class _CifarSource:
+    kind: str  # "batch-dir" | "batch-tar" | "image-dir" | "image-tar"
+    path: Path
+
+
+def _find_cifar(dirs: Iterable[Path], split: str) -> _CifarSource | None:
+    for d in dirs:
+        batch_dir = d / CIFAR10_BATCH_DIR
+        if all((batch_dir / name).is_file() for name in CIFAR10_BATCHES[split]):
+            return _CifarSource("batch-dir", batch_dir)
+        if (d / CIFAR10_TARBALL).is_file():
+            return _CifarSource("batch-tar", d / CIFAR10_TARBALL)
+        if (d / CIFAR10_IMAGE_DIR / split).is_dir():
+            return _CifarSource("image-dir", d / CIFAR10_IMAGE_DIR)
+        if (d / CIFAR10_IMAGE_TARBALL).is_file():
+            return _CifarSource("image-tar", d / CIFAR10_IMAGE_TARBALL)
+    return None
+
+
+_CIFAR_DECODERS: dict[str, Callable[[Path, str], tuple[np.ndarray, np.ndarray]]] = {
+    "batch-dir": _decode_cifar_batch_dir,
+    "batch-tar": _decode_cifar_batch_tarball,
+    "image-dir": _decode_cifar_image_dir,
+    "image-tar": _decode_cifar_image_tarball,
+}
+
+
+def load_cifar10(
+    split: str = "train",
+    root: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    *,
+    raw: bool = False,
+    subset: int | None = None,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR-10 images ``[N, 3, 32, 32]`` and labels ``[N]`` (int64, 0-9 in :data:`CIFAR10_CLASSES` order).
+
+    Args:
+        split: ``"train"`` (50,000 images) or ``"test"`` (10,000).
+        root: data directory; default :func:`data_dir`. Looked up in ``root/`` and ``root/cifar-10/``:
+            ``cifar-10-batches-py/``, ``cifar-10-python.tar.gz``, ``cifar-10-images/{train,test}/<class>/``
+            or ``cifar-10-images.tar.gz`` (first match wins; archives are read in place). Image folders
+            are read in class order, then file-name order.
+        download: fetch ``cifar-10-python.tar.gz`` (MD5-checked) if nothing is found; also disabled by
+            ``IMCPNN_OFFLINE=1``. Files already present are validated by format only.
+        raw: return ``uint8`` pixels instead of ``float32`` in ``[0, 1]``.
+        subset: keep a seeded random choice of this many samples (in dataset order); ``None`` keeps all.
+        seed: seed of that choice.
+
+    The first load of an image-folder copy decodes every image (a few seconds for the full set, with a
+    progress bar); later loads read the tensor cache.
+
+    Raises:
+        ValueError: bad arguments, corrupt files, or a checksum mismatch of a download.
+        DatasetNotFoundError: no files and the download was disabled or failed.
+    """
+    _check_split(split)
+    base = _root_dir(root)
+    dirs = [base, base / "cifar-10", cache_dir() / "downloads" / "cifar-10"]
+    source = _find_cifar(dirs, split)
+    if source is None:
+        why = _offline_reason(download)
+        if why is None:
+            target = _download_dir(base, "cifar-10")
+            try:
+                _fetch_any([CIFAR10_URL], target / CIFAR10_TARBALL, CIFAR10_MD5)
+                source = _CifarSource("batch-tar", target / CIFAR10_TARBALL)
+            except OSError as err:
+                why = str(err)
+        if source is None:
+            expected = (
+                f"{CIFAR10_BATCH_DIR}/",
+                CIFAR10_TARBALL,
+                f"{CIFAR10_IMAGE_DIR}/",
+                CIFAR10_IMAGE_TARBALL,
+            )
+            raise _not_found("CIFAR-10", split, dirs, expected, why or "unknown error")
+    if source.kind == "batch-dir":
+        fingerprint = _fingerprint(source.path / n for n in CIFAR10_BATCHES[split])
+    elif source.kind == "image-dir":
+        fingerprint = _tree_fingerprint(source.path / split)
+    else:
+        fingerprint = _fingerprint([source.path])
+    decoder = _CIFAR_DECODERS[source.kind]
+    images, labels = _cached(
+        "cifar-10", split, [[source.kind], *fingerprint], lambda: decoder(source.path, split)
+    )
+    return _finish(images, labels, raw, subset, seed)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Iris
+
+
+def load_iris(normalize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Iris (150 samples, 4 features, 3 classes) from scikit-learn.
+
+    Returns ``float32`` features ``[150, 4]`` and ``int64`` labels ``[150]``. With ``normalize=True`` each
+    feature is min-max scaled to ``[0, 1]`` over the whole set, as in the circuit experiment.
+    """
+    if not isinstance(normalize, bool):
+        raise ValueError(f"normalize must be True or False, got {normalize!r}")
+    from sklearn.datasets import load_iris as _sk_load_iris
+
+    bunch = _sk_load_iris()
+    x = torch.as_tensor(np.asarray(bunch.data), dtype=torch.float32)
+    y = torch.as_tensor(np.asarray(bunch.target), dtype=torch.int64)
+    if normalize:
+        lo, hi = x.min(dim=0).values, x.max(dim=0).values
+        x = (x - lo) / (hi - lo)
+    return x, y

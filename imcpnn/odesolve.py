@@ -1,0 +1,133 @@
+"""Generic numerical integration of the IMC-aware neuron ODE with torchdiffeq (an independent reference).
+
+The right-hand side is evaluated from the model definition (PAPER.md Eq. 8-11),
+    dv/dt = sum_j w_ij (1 - beta_ij v) theta(t - t_j),
+as one masked matmul per evaluation, with no closed form. Input spikes are discontinuities of the RHS; to
+respect them in a batch whose samples spike at different times, time is re-parametrised per sample so that
+sorted spike k sits at s = k:  t(s) = t_k + (s - k)(t_{k+1} - t_k), dv/ds = (t_{k+1} - t_k) dv/dt.
+Every sample then jumps at the same integers, passed to the adaptive solver as ``jump_t``. The map is
+differentiable in the spike times, so gradients reach t_in as well as the weights; the adjoint method is
+available with ``adjoint=True``.
+
+TTFS: the same integration gives v at every spike; in the first interval where v reaches the threshold,
+the crossing time is a second ODE solve with v as the independent variable, dt/dv = 1/(g - f v).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torchdiffeq
+
+
+def _options(dtype: torch.dtype, ode_options: dict | None) -> dict:
+    opts = {"method": "dopri5", "adjoint": False}
+    if dtype == torch.float64:
+        opts.update(rtol=1e-10, atol=1e-12)
+    else:
+        opts.update(rtol=1e-6, atol=1e-8)
+    opts.update(ode_options or {})
+    return opts
+
+
+def _solve(func: Callable, y0: torch.Tensor, s: torch.Tensor, jumps: torch.Tensor, params: tuple, opts: dict):
+    kw = {"rtol": opts["rtol"], "atol": opts["atol"], "method": opts["method"]}
+    if opts["method"] in ("dopri5", "dopri8", "bosh3", "adaptive_heun", "fehlberg2"):
+        kw["options"] = {"jump_t": jumps} if jumps.numel() else {}
+    if opts["adjoint"]:
+        return torchdiffeq.odeint_adjoint(
+            func, y0, s, adjoint_params=params, adjoint_options=kw.get("options"), **kw
+        )
+    return torchdiffeq.odeint(func, y0, s, **kw)
+
+
+class _Spiking:
+    """RHS in the re-parametrised time s; active inputs by rank, coefficients by matmul (Eq. 9-10)."""
+
+    def __init__(self, rank: torch.Tensor, live: torch.Tensor, cols: torch.Tensor, widths: torch.Tensor):
+        self.rank, self.live, self.cols, self.widths = rank, live, cols, widths
+        self.n_out = cols.shape[1] // 2
+        self.last = widths.shape[1] - 1
+
+    def coefficients(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        active = ((self.rank <= k) & self.live).to(self.cols.dtype)
+        fg = active @ self.cols
+        return fg[:, : self.n_out], fg[:, self.n_out :]
+
+    def __call__(self, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        k = min(max(int(torch.floor(s).item()), 0), self.last)
+        f, g = self.coefficients(k)
+        return self.widths[:, k : k + 1] * (g - f * v)
+
+
+def _setup(t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, end: float | None):
+    live = torch.isfinite(t_in)
+    last = torch.where(live, t_in, torch.full_like(t_in, -float("inf"))).amax(1, keepdim=True)
+    last = torch.where(torch.isfinite(last), last, torch.zeros_like(last))
+    t_park = torch.where(live, t_in, last)
+    ts, order = torch.sort(t_park, dim=1, stable=True)
+    rank = torch.argsort(order, 1)
+    tail = ts[:, -1:] if end is None else torch.full_like(ts[:, :1], end)
+    widths = torch.cat([ts[:, 1:], tail], 1) - ts
+    cols = torch.cat([beta_weight, weight], 0).t()
+    return ts, _Spiking(rank, live, cols, widths), cols
+
+
+def rc_spike_potential(
+    t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, ode_options: dict | None = None
+) -> torch.Tensor:
+    """v(1) by adaptive ODE integration over the accumulation phase [0, 1]. Returns [B, O]."""
+    opts = _options(t_in.dtype, ode_options)
+    ts, rhs, cols = _setup(t_in, weight, beta_weight, end=1.0)
+    n = t_in.shape[1]
+    s = torch.tensor([0.0, float(n)], dtype=t_in.dtype, device=t_in.device)
+    jumps = torch.arange(1, n, dtype=t_in.dtype, device=t_in.device)
+    v0 = t_in.new_zeros(t_in.shape[0], weight.shape[0])
+    return _solve(rhs, v0, s, jumps, (cols, rhs.widths), opts)[-1]
+
+
+def ttfs(
+    t_in: torch.Tensor,
+    weight: torch.Tensor,
+    beta_weight: torch.Tensor,
+    v_th: float,
+    ode_options: dict | None = None,
+) -> torch.Tensor:
+    """First threshold crossing by ODE integration; +inf for a neuron that never fires. Returns [B, O]."""
+    opts = _options(t_in.dtype, ode_options)
+    ts, rhs, cols = _setup(t_in, weight, beta_weight, end=None)
+    b, n = t_in.shape
+    o = weight.shape[0]
+    s = torch.arange(n, dtype=t_in.dtype, device=t_in.device)
+    v0 = t_in.new_zeros(b, o)
+    if n > 1:
+        v = _solve(rhs, v0, s, s[1:-1], (cols, rhs.widths), opts).permute(1, 0, 2)  # [B, N, O]
+    else:
+        v = v0.unsqueeze(1)
+    # coefficients on every interval (after spike k), [B, N, O]: one masked matmul per interval
+    f_all, g_all = zip(*(rhs.coefficients(k) for k in range(n)), strict=True)
+    f_all, g_all = torch.stack(f_all, 1), torch.stack(g_all, 1)
+    reached = v[:, 1:] >= v_th  # crossing inside a finite interval k <=> v(t_{k+1}) >= v_th
+    tail_ok = (g_all[:, -1] - f_all[:, -1] * v_th > 0) & (v[:, -1] < v_th)
+    hit = torch.cat([reached, tail_ok.unsqueeze(1)], 1)
+    fires = hit.any(1)
+    k_star = torch.where(fires, hit.float().argmax(1), torch.zeros_like(fires, dtype=torch.long))
+    pick = k_star.unsqueeze(1)
+    f_k = torch.gather(f_all, 1, pick).squeeze(1)
+    g_k = torch.gather(g_all, 1, pick).squeeze(1)
+    v_k = torch.gather(v, 1, pick).squeeze(1)
+    start = torch.gather(ts, 1, k_star)
+    # t = start + int_0^1 (v_th - v_k) / (g - f (v_k + u (v_th - v_k))) du, safe values for silent neurons
+    span = torch.where(fires, v_th - v_k, torch.ones_like(v_k))
+    v_k = torch.where(fires, v_k, torch.zeros_like(v_k))
+    f_k = torch.where(fires, f_k, torch.zeros_like(f_k))
+    g_k = torch.where(fires, g_k, torch.ones_like(g_k))
+
+    def dt_du(u: torch.Tensor, _t: torch.Tensor) -> torch.Tensor:
+        return span / (g_k - f_k * (v_k + u * span))
+
+    u = torch.tensor([0.0, 1.0], dtype=t_in.dtype, device=t_in.device)
+    kw = {"rtol": opts["rtol"], "atol": opts["atol"], "method": opts["method"]}
+    delay = torchdiffeq.odeint(dt_du, torch.zeros_like(v_k), u, **kw)[-1]
+    return torch.where(fires, start + delay, torch.full_like(delay, float("inf")))

@@ -1,0 +1,126 @@
+"""Closed-form kernels of the piecewise-constant linear ODE  dv/dt = -f v + g  (PAPER.md Eq. 8).
+
+Both the exact event-driven solver (intervals between sorted input spikes, Eq. 12-33) and DSTD (intervals of
+a regular grid, Eq. 39-44) reduce to this ODE with f, g constant on each interval. Layout convention:
+the interval axis is ``dim=1``; ``f`` and ``g`` are ``[batch, K, ...]`` and the widths ``d`` broadcast
+against them. All forms are overflow-free: only ``exp`` of non-positive numbers is taken (f >= 0).
+"""
+
+from __future__ import annotations
+
+import torch
+
+_SMALL = 1e-3  # below this, Taylor series replace expm1(-x)/x and log1p(x)/x
+_LOG_FLOOR = -1.0e4  # "log of zero" that stays finite (exp underflows to exactly 0)
+
+
+def phi(x: torch.Tensor) -> torch.Tensor:
+    """(1 - e^{-x}) / x for x >= 0, with phi(0) = 1; the expm1 form, safe and smooth at x -> 0."""
+    small = x.abs() < _SMALL
+    xs = torch.where(small, torch.ones_like(x), x)
+    big = -torch.expm1(-xs) / xs
+    taylor = 1.0 - x / 2.0 + x * x / 6.0 - x * x * x / 24.0
+    return torch.where(small, taylor, big)
+
+
+def psi(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + x) / x for x >= 0, with psi(0) = 1 (used by the threshold-crossing time, Eq. 28)."""
+    small = x.abs() < _SMALL
+    xs = torch.where(small, torch.ones_like(x), x)
+    big = torch.log1p(xs) / xs
+    taylor = 1.0 - x / 2.0 + x * x / 3.0 - x * x * x / 4.0
+    return torch.where(small, taylor, big)
+
+
+def step(v0: torch.Tensor, f: torch.Tensor, g: torch.Tensor, dt: torch.Tensor) -> torch.Tensor:
+    """v(dt) from v(0) = v0 under constant f, g:  v0 e^{-f dt} + g dt phi(f dt)  (Eq. 33)."""
+    a = f * dt
+    return v0 * torch.exp(-a) + g * dt * phi(a)
+
+
+def _reverse_exclusive_cumsum(a: torch.Tensor) -> torch.Tensor:
+    """r_k = sum_{q > k} a_q along dim 1."""
+    inclusive = torch.flip(torch.cumsum(torch.flip(a, (1,)), 1), (1,))
+    return torch.cat([inclusive[:, 1:], torch.zeros_like(inclusive[:, :1])], 1)
+
+
+def final_potential(f: torch.Tensor, g: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """v at the end of K consecutive intervals, starting from v = 0 (Eq. 21-25 / 39-40).
+
+    v_end = sum_k g_k d_k phi(f_k d_k) exp(-sum_{q>k} f_q d_q). Vectorised over k; ``[B, K, ...] -> [B, ...]``.
+    """
+    a = f * d
+    decay = torch.exp(-_reverse_exclusive_cumsum(a))
+    return (g * d * phi(a) * decay).sum(1)
+
+
+def _safe_log_pos(x: torch.Tensor) -> torch.Tensor:
+    pos = x > 0
+    return torch.where(
+        pos, torch.log(torch.where(pos, x, torch.ones_like(x))), torch.full_like(x, _LOG_FLOOR)
+    )
+
+
+def potentials_at_starts(f: torch.Tensor, g: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """v at the start of each of K consecutive intervals (v_0 = 0) and at the end: ``[B, K+1, ...]``.
+
+    Solves the recurrence v_{k+1} = e^{-f_k d_k} v_k + g_k d_k phi(f_k d_k) (Eq. 33) without a loop:
+    v_{k+1} = sum_{q<=k} b_q exp(C_q - C_k) with C the inclusive cumsum of f d, accumulated in log space
+    (``logcumsumexp``) separately for the positive and negative parts of b, so nothing overflows.
+    """
+    a = f * d
+    b = g * d * phi(a)
+    c = torch.cumsum(a, 1)
+    lse_pos = torch.logcumsumexp(_safe_log_pos(b) + c, 1)
+    lse_neg = torch.logcumsumexp(_safe_log_pos(-b) + c, 1)
+    v_next = torch.exp(lse_pos - c) - torch.exp(lse_neg - c)
+    v0 = v_next.new_zeros((v_next.shape[0], 1, *v_next.shape[2:]))
+    return torch.cat([v0, v_next], 1)
+
+
+def first_crossing(
+    starts: torch.Tensor,
+    d: torch.Tensor,
+    f: torch.Tensor,
+    g: torch.Tensor,
+    v_start: torch.Tensor,
+    v_end: torch.Tensor,
+    v_th: float,
+) -> torch.Tensor:
+    """Earliest time at which v reaches ``v_th`` (Eq. 28-29 / 41-44), ``+inf`` when it never does.
+
+    On interval k (start ``starts_k``, width ``d_k``, possibly ``inf``), v moves from ``v_start_k``
+    towards g/f; it crosses when v_start < v_th and g - f v_th > 0, after
+        tau = (v_th - v_start)/(g - f v_th) * psi(f (v_th - v_start)/(g - f v_th)),
+    the stable form of (1/f) ln[(g/f - v_start)/(g/f - v_th)]. The crossing counts if tau <= d_k, or if
+    ``v_end_k >= v_th`` (guards against rounding at interval ends). Reduces over dim 1.
+    """
+    den = g - f * v_th
+    ok = (v_start < v_th) & (den > 0)
+    den_s = torch.where(ok, den, torch.ones_like(den))
+    num = torch.where(ok, v_th - v_start, torch.zeros_like(v_start))
+    q = num / den_s
+    tau = q * psi(f * q)
+    hit = ok & ((tau <= d) | (v_end >= v_th))
+    cand = torch.where(hit, starts + tau, torch.full_like(tau, float("inf")))
+    return cand.amin(1)
+
+
+def evolve_to(
+    starts: torch.Tensor,
+    f: torch.Tensor,
+    g: torch.Tensor,
+    v_start: torch.Tensor,
+    index: torch.Tensor,
+    t_query: torch.Tensor,
+) -> torch.Tensor:
+    """v(t) for query times given the interval index of each query (``-1`` = before the first interval).
+
+    ``starts`` [B, K], ``f``/``g``/``v_start`` [B, K, O], ``index`` and ``t_query`` [B, T]; returns [B, T, O].
+    """
+    idx = index.clamp(min=0)
+    o = f.shape[2]
+    gather = idx.unsqueeze(-1).expand(-1, -1, o)
+    dt = (t_query - torch.gather(starts, 1, idx)).clamp(min=0).unsqueeze(-1)
+    v = step(torch.gather(v_start, 1, gather), torch.gather(f, 1, gather), torch.gather(g, 1, gather), dt)
+    return torch.where((index >= 0).unsqueeze(-1), v, torch.zeros_like(v))

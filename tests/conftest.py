@@ -1,0 +1,16 @@
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def random_layer(batch=8, n_in=30, n_out=5, scale=0.4, dtype=torch.float64, positive=False, generator=None):
+    t = torch.rand(batch, n_in, dtype=dtype, generator=generator)
+    if positive:
+        w = torch.rand(n_out, n_in, dtype=dtype, generator=generator) * scale
+    else:
+        w = torch.randn(n_out, n_in, dtype=dtype, generator=generator) * scale
+    return t, w

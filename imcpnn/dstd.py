@@ -101,13 +101,29 @@ def ttfs(
     live = torch.isfinite(t_in).to(t_in.dtype)
     f_all = (live @ beta_weight.t()).unsqueeze(1)
     g_all = (live @ weight.t()).unsqueeze(1)
-    d = widths.view(1, -1, 1)
-    v = piecewise.potentials_at_starts(f, g, d)  # [B, M+1, O]
+    return first_crossing_on_grid(f, g, f_all, g_all, points, widths, v_th)
+
+
+def first_crossing_on_grid(
+    f: torch.Tensor,
+    g: torch.Tensor,
+    f_all: torch.Tensor,
+    g_all: torch.Tensor,
+    points: torch.Tensor,
+    widths: torch.Tensor,
+    v_th: float,
+) -> torch.Tensor:
+    """TTFS threshold crossing (Eq. 41-44) from the grid coefficients ``f``, ``g`` [B, M, ...] and the
+    coefficients ``f_all``, ``g_all`` [B, 1, ...] of the unbounded interval after the grid (every spike in).
+    Shared by the dense and convolutional layers; reduces the interval axis (dim 1)."""
+    extra = (1,) * (f.dim() - 2)
+    d = widths.view(1, -1, *extra)
+    v = piecewise.potentials_at_starts(f, g, d)  # [B, M+1, ...]
     f = torch.cat([f, f_all], 1)
     g = torch.cat([g, g_all], 1)
-    d = torch.cat([d, d.new_full((1, 1, 1), float("inf"))], 1)
+    d = torch.cat([d, d.new_full((1, 1, *extra), float("inf"))], 1)
     v_end = torch.cat([v[:, 1:], torch.full_like(v[:, :1], -float("inf"))], 1)
-    return piecewise.first_crossing(points.view(1, -1, 1), d, f, g, v, v_end, v_th)
+    return piecewise.first_crossing(points.view(1, -1, *extra), d, f, g, v, v_end, v_th)
 
 
 def membrane_trace(

@@ -1,0 +1,66 @@
+"""Spike-time loss (PAPER.md §1.5, Eq. 49-53) and prediction by the earliest output spike.
+
+Sign convention (PAPER.md §7.1, INFERRED from the lost minus signs): the class probabilities are
+S_i = softmax(-t_i / tau_soft), so the EARLIEST output spike gets the largest probability, and the loss is the
+cross-entropy -sum_i kappa_i ln S_i with one-hot kappa. The temporal penalty gamma1 sum_i (t_i - t_ref)^2 keeps
+output times near t_ref. Both are averaged over the batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as tnf
+
+
+def _finite(t: torch.Tensor, t_silent: float) -> torch.Tensor:
+    """Replace +inf (a TTFS neuron that never fired) by the finite time ``t_silent``."""
+    return torch.where(torch.isfinite(t), t, torch.full_like(t, t_silent))
+
+
+def spike_time_loss(
+    t_out: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    tau_soft: float = 0.07,
+    gamma1: float = 2.6,
+    t_ref: float = 0.9,
+    t_silent: float | None = None,
+) -> torch.Tensor:
+    """C = CE(softmax(-t/tau_soft), target) + gamma1 * sum_i (t_i - t_ref)^2, mean over the batch.
+
+    ``t_out`` [batch, classes]; ``target`` int64 [batch]. Defaults are the RC-Spike settings (§3). For TTFS
+    pass ``t_silent`` (e.g. a time after the last layer's window): non-firing outputs are treated as spiking
+    then, so the loss stays finite.
+    """
+    if t_out.dim() != 2:
+        raise ValueError(f"t_out must have shape [batch, classes], got {tuple(t_out.shape)}")
+    if target.shape != t_out.shape[:1]:
+        raise ValueError(f"target must have shape [{t_out.shape[0]}], got {tuple(target.shape)}")
+    if tau_soft <= 0:
+        raise ValueError(f"tau_soft must be > 0, got {tau_soft!r}")
+    if t_silent is not None:
+        t_out = _finite(t_out, t_silent)
+    ce = tnf.cross_entropy(-t_out / tau_soft, target)
+    temporal = (t_out - t_ref).square().sum(1).mean()
+    return ce + gamma1 * temporal
+
+
+def causal_weight_sum(t_in: torch.Tensor, weight: torch.Tensor, t_out: torch.Tensor) -> torch.Tensor:
+    """Q for one TTFS layer (Eq. 53): sum over neurons i of the weights w_ij of inputs j that arrived before
+    neuron i fired (all finite inputs for a silent neuron), averaged over the batch.
+
+    Sign (PAPER.md §7.5, INFERRED): the regulariser promotes firing, so the training objective ADDS
+    ``-gamma2 * Q`` (see :func:`firing_regularizer`), which raises the causal weights.
+    """
+    causal = (t_in.unsqueeze(1) < t_out.unsqueeze(2)) & torch.isfinite(t_in).unsqueeze(1)  # [B, O, N]
+    return (causal.to(weight.dtype) * weight.unsqueeze(0)).sum((1, 2)).mean()
+
+
+def firing_regularizer(layer_io: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], gamma2: float) -> torch.Tensor:
+    """-gamma2 * sum_l Q_l over (t_in, weight, t_out) of every dense TTFS layer (gamma2 = 8e-6 in §3)."""
+    return -gamma2 * sum(causal_weight_sum(t_in, w, t_out) for t_in, w, t_out in layer_io)
+
+
+def predict(t_out: torch.Tensor) -> torch.Tensor:
+    """The predicted class: the earliest output spike."""
+    return t_out.argmin(1)

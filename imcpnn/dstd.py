@@ -37,14 +37,11 @@ def resolve_offset(offset: str | float, steps: int, t_max: float, like: torch.Te
     return like.new_tensor(float(offset))
 
 
-def spike_variables(
-    t: torch.Tensor, points: torch.Tensor, widths: torch.Tensor, dim: int = 1
-) -> torch.Tensor:
-    """Cumulative hat-kernel spike variables S (Eq. 36, 46-47), inserted as a new interval axis at ``dim``.
-
-    ``t`` has any shape; the result has the interval axis of length M at position ``dim``. Spikes at +inf
-    (TTFS "no spike") give S = 0 everywhere. Differentiable in ``t`` through the fractional entry only.
-    """
+def _spike_positions(
+    t: torch.Tensor, points: torch.Tensor, widths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per spike: the interval index m_j (M for a spike at +inf), the fraction of that interval after the
+    spike, and that interval's width (0 for never-arriving spikes and the empty last interval)."""
     steps = widths.shape[0]
     dt = points[1] - points[0]
     finite = torch.isfinite(t)
@@ -55,11 +52,26 @@ def spike_variables(
     h_pos = h > 0
     frac = torch.where(h_pos, (points[m_j + 1] - t_safe) / torch.where(h_pos, h, torch.ones_like(h)), 0.0)
     m_j = torch.where(finite, m_j, torch.full_like(m_j, steps))  # never-arriving spikes: S = 0
+    h = torch.where(finite & h_pos, h, torch.zeros_like(h))
+    return m_j, frac, h
+
+
+def spike_variables(
+    t: torch.Tensor, points: torch.Tensor, widths: torch.Tensor, dim: int = 1
+) -> torch.Tensor:
+    """Cumulative hat-kernel spike variables S (Eq. 36, 46-47), inserted as a new interval axis at ``dim``.
+
+    ``t`` has any shape; the result has the interval axis of length M at position ``dim``. Spikes at +inf
+    (TTFS "no spike") give S = 0 everywhere. Differentiable in ``t`` through the fractional entry only.
+    Built in one fused ``where``: S_jm = frac_j at m = m_j, 1 after it, 0 before.
+    """
+    steps = widths.shape[0]
+    m_j, frac, _ = _spike_positions(t, points, widths)
     shape = [1] * (t.dim() + 1)
     shape[dim] = steps
     m = torch.arange(steps, device=t.device).view(shape)
     m_j, frac = m_j.unsqueeze(dim), frac.unsqueeze(dim)
-    return (m > m_j).to(t.dtype) + (m == m_j).to(t.dtype) * frac
+    return torch.where(m == m_j, frac, (m > m_j).to(t.dtype))
 
 
 def coefficients(
@@ -76,10 +88,69 @@ def coefficients(
     return fg[..., :n_out], fg[..., n_out:]
 
 
+class _RCSpikeDSTD(torch.autograd.Function):
+    """Fused DSTD RC-Spike layer, v(1) from (t_in, weight, beta*weight), with a hand-written backward.
+
+    Forward: S [B, M, N] in one fused op, ONE matmul with the concatenated weights [beta*w ; w] for f~ and
+    g~ [B, M, 2*O] (Eq. 37-38), then the closed form v(1) = sum_m b_m P_m (Eq. 39-40) with
+    b_m = g~_m d_m phi(f~_m d_m) and P_m = exp(-sum_{q>m} f~_q d_q): a cumsum, no loop over M, nothing
+    materialised at [B, N, M+1]. Backward: dv/db_m = P_m and dv/da_m = b'_m P_m - sum_{r<m} b_r P_r (a second
+    cumsum), then ONE matmul for the weight gradient (and one for the spike-time gradient, only when t_in
+    needs it). Autograd would otherwise keep ~15 intermediate [B, M, O] tensors and run ~40 elementwise passes.
+    """
+
+    @staticmethod
+    def forward(ctx, t_in, weight, beta_weight, points, widths):  # noqa: D102
+        b, n = t_in.shape
+        o = weight.shape[0]
+        steps = widths.shape[0]
+        m_j, frac, h = _spike_positions(t_in, points, widths)
+        m = torch.arange(steps, device=t_in.device).view(1, -1, 1)
+        s = torch.where(m == m_j.unsqueeze(1), frac.unsqueeze(1), (m > m_j.unsqueeze(1)).to(t_in.dtype))
+        w_cat = torch.cat([beta_weight, weight], 0)  # [2*O, N]
+        fg = (s.view(b * steps, n) @ w_cat.t()).view(b, steps, 2 * o)
+        f, g = fg[..., :o], fg[..., o:]
+        d = widths.view(1, -1, 1)
+        v, a, ph, p, bp = piecewise.final_potential_terms(f, g, d)
+        ctx.save_for_backward(s, w_cat, g, a, ph, p, bp, widths, m_j, h)
+        ctx.o = o
+        return v
+
+    @staticmethod
+    def backward(ctx, grad_v):  # noqa: D102
+        s, w_cat, g, a, ph, p, bp, widths, m_j, h = ctx.saved_tensors
+        o = ctx.o
+        b, steps, n = s.shape
+        d = widths.view(1, -1, 1)
+        g_a, g_g, _ = piecewise.final_potential_grads(grad_v, g, d, a, ph, p, bp)
+        gfg = torch.empty(b, steps, 2 * o, dtype=g.dtype, device=g.device)
+        torch.mul(g_a, d, out=gfg[..., :o])  # dL/df = d * dL/da
+        gfg[..., o:] = g_g  # dL/dg
+        gfg2 = gfg.view(b * steps, 2 * o)
+        grad_t = grad_w = grad_bw = None
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            grad_cat = gfg2.t() @ s.view(b * steps, n)
+            grad_bw, grad_w = grad_cat[:o], grad_cat[o:]
+        if ctx.needs_input_grad[0]:
+            gs = (gfg2 @ w_cat).view(b, steps, n)
+            idx = m_j.clamp(max=steps - 1).unsqueeze(1)
+            h_safe = torch.where(h > 0, h, torch.ones_like(h))
+            grad_t = torch.where(h > 0, -gs.gather(1, idx).squeeze(1) / h_safe, torch.zeros_like(h))
+        return grad_t, grad_w, grad_bw, None, None
+
+
 def rc_spike_potential(
     t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, steps: int, t_offset: torch.Tensor
 ) -> torch.Tensor:
-    """v(1) by DSTD (Eq. 39-40). Returns [B, O]."""
+    """v(1) by DSTD (Eq. 39-40), fused forward and backward (:class:`_RCSpikeDSTD`). Returns [B, O]."""
+    points, widths = grid(steps, t_offset)
+    return _RCSpikeDSTD.apply(t_in, weight, beta_weight, points.detach(), widths.detach())
+
+
+def rc_spike_potential_reference(
+    t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, steps: int, t_offset: torch.Tensor
+) -> torch.Tensor:
+    """The same v(1) through plain autograd (the unfused reference the fused layer is tested against)."""
     points, widths = grid(steps, t_offset)
     f, g = coefficients(t_in, weight, beta_weight, points, widths)
     return piecewise.final_potential(f, g, widths.view(1, -1, 1))

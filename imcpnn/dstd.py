@@ -91,12 +91,13 @@ def coefficients(
 class _RCSpikeDSTD(torch.autograd.Function):
     """Fused DSTD RC-Spike layer, v(1) from (t_in, weight, beta*weight), with a hand-written backward.
 
-    Forward: S [B, M, N] in one fused op, ONE matmul with the concatenated weights [beta*w ; w] for f~ and
-    g~ [B, M, 2*O] (Eq. 37-38), then the closed form v(1) = sum_m b_m P_m (Eq. 39-40) with
+    Forward: S [B*M, N] in one fused op; f~ and g~ (Eq. 37-38) by two GEMMs written straight into halves of one
+    [2, B*M, O] buffer (the same FLOPs as one GEMM on the concatenated weights [beta*w ; w], without copying
+    the weights into a [2*O, N] tensor); then the closed form v(1) = sum_m b_m P_m (Eq. 39-40) with
     b_m = g~_m d_m phi(f~_m d_m) and P_m = exp(-sum_{q>m} f~_q d_q): a cumsum, no loop over M, nothing
-    materialised at [B, N, M+1]. Backward: dv/db_m = P_m and dv/da_m = b'_m P_m - sum_{r<m} b_r P_r (a second
-    cumsum), then ONE matmul for the weight gradient (and one for the spike-time gradient, only when t_in
-    needs it). Autograd would otherwise keep ~15 intermediate [B, M, O] tensors and run ~40 elementwise passes.
+    materialised at [B, N, M+1]. Backward (:func:`piecewise.final_potential_grads`): dv/db_m = P_m and
+    dv/da_m = b'_m P_m - sum_{r<m} b_r P_r (a second cumsum), then the weight-gradient GEMMs, and the
+    spike-time GEMMs only when t_in needs a gradient. Saved: S, [f~; g~], phi, P, b P.
     """
 
     @staticmethod
@@ -107,32 +108,35 @@ class _RCSpikeDSTD(torch.autograd.Function):
         m_j, frac, h = _spike_positions(t_in, points, widths)
         m = torch.arange(steps, device=t_in.device).view(1, -1, 1)
         s = torch.where(m == m_j.unsqueeze(1), frac.unsqueeze(1), (m > m_j.unsqueeze(1)).to(t_in.dtype))
-        w_cat = torch.cat([beta_weight, weight], 0)  # [2*O, N]
-        fg = (s.view(b * steps, n) @ w_cat.t()).view(b, steps, 2 * o)
-        f, g = fg[..., :o], fg[..., o:]
+        s2 = s.view(b * steps, n)
+        fg = t_in.new_empty(2, b * steps, o)
+        torch.mm(s2, beta_weight.t(), out=fg[0])
+        torch.mm(s2, weight.t(), out=fg[1])
+        f, g = fg[0].view(b, steps, o), fg[1].view(b, steps, o)
         d = widths.view(1, -1, 1)
-        v, a, ph, p, bp = piecewise.final_potential_terms(f, g, d)
-        ctx.save_for_backward(s, w_cat, g, a, ph, p, bp, widths, m_j, h)
-        ctx.o = o
+        v, ph, p, bp = piecewise.final_potential_terms(f, g, d)
+        ctx.save_for_backward(s, weight, beta_weight, fg, ph, p, bp, widths, m_j, h)
         return v
 
     @staticmethod
     def backward(ctx, grad_v):  # noqa: D102
-        s, w_cat, g, a, ph, p, bp, widths, m_j, h = ctx.saved_tensors
-        o = ctx.o
+        s, weight, beta_weight, fg, ph, p, bp, widths, m_j, h = ctx.saved_tensors
         b, steps, n = s.shape
+        o = weight.shape[0]
         d = widths.view(1, -1, 1)
-        g_a, g_g, _ = piecewise.final_potential_grads(grad_v, g, d, a, ph, p, bp)
-        gfg = torch.empty(b, steps, 2 * o, dtype=g.dtype, device=g.device)
-        torch.mul(g_a, d, out=gfg[..., :o])  # dL/df = d * dL/da
-        gfg[..., o:] = g_g  # dL/dg
-        gfg2 = gfg.view(b * steps, 2 * o)
+        f, g = fg[0].view(b, steps, o), fg[1].view(b, steps, o)
+        g_a, hh = piecewise.final_potential_grads(grad_v, f, g, d, ph, p, bp)
+        gf = g_a.mul_(d).view(b * steps, o)  # dL/df~ = d * dL/da
+        gg = hh.mul_(d).view(b * steps, o)  # dL/dg~
+        del g_a, hh
+        s2 = s.view(b * steps, n)
         grad_t = grad_w = grad_bw = None
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            grad_cat = gfg2.t() @ s.view(b * steps, n)
-            grad_bw, grad_w = grad_cat[:o], grad_cat[o:]
+        if ctx.needs_input_grad[2]:
+            grad_bw = gf.t() @ s2
+        if ctx.needs_input_grad[1]:
+            grad_w = gg.t() @ s2
         if ctx.needs_input_grad[0]:
-            gs = (gfg2 @ w_cat).view(b, steps, n)
+            gs = torch.addmm(gf @ beta_weight, gg, weight).view(b, steps, n)
             idx = m_j.clamp(max=steps - 1).unsqueeze(1)
             h_safe = torch.where(h > 0, h, torch.ones_like(h))
             grad_t = torch.where(h > 0, -gs.gather(1, idx).squeeze(1) / h_safe, torch.zeros_like(h))

@@ -1,0 +1,313 @@
+"""Device characterisation (Fig. 17, 19, 20), calibration, the weight -> gate-voltage map, and neuron /
+layer transients read out in model units.
+
+Every function here runs ngspice (through :mod:`imcpnn.spice.simulate`). The pure post-processing is in
+:mod:`imcpnn.spice.readout`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imcpnn.spice import netlist as nl
+from imcpnn.spice.models import library_line
+from imcpnn.spice.readout import (
+    FIT_RANGE,
+    crossings,
+    current_to_weight,
+    fit_lambda,
+    invert_monotone,
+    spike_time,
+    to_model_potential,
+    weight_to_current,
+)
+from imcpnn.spice.simulate import run_netlist
+
+#: the paper's gate-bias grids of Fig. 17 (0.05 V steps)
+NMOS_GATES = tuple(np.round(np.arange(0.40, 0.6501, 0.05), 3))
+PMOS_GATES = tuple(np.round(np.arange(1.30, 1.0499, -0.05), 3))
+
+
+# --------------------------------------------------------------------------------------------------
+# Fig. 17: synapse currents
+
+
+def synapse_iv(
+    kind: str,
+    v_gates: Sequence[float],
+    *,
+    corner: str = "tt",
+    synapse: nl.SynapseParams = nl.DEFAULT_SYNAPSE,
+    v0: float = 1.3,
+    v_range: tuple[float, float] = FIT_RANGE,
+    v_step: float = 0.01,
+) -> dict:
+    """Synapse-pair current magnitude against the membrane voltage, one curve per gate voltage.
+
+    Returns ``{"v": [n], "i": [k, n] (A, >= 0 = current out of C_m for NMOS, into C_m for PMOS),
+    "v_gates": [k], "fits": [LambdaFit], "lam": [k], "i_v0": [k]}``. λ per Eq. 69-70.
+    """
+    models = library_line(corner)
+    curves, fits = [], []
+    v = None
+    for deck in nl.synapse_iv_netlist(kind, v_gates, models, p=synapse, v_step=v_step):
+        out = run_netlist(deck, f"synapse_iv_{kind}")
+        v = out["v-sweep"]
+        i = -out["vmem#branch"] if kind == "n" else out["vmem#branch"]
+        curves.append(i)
+        fits.append(fit_lambda(v, i, v0=v0, v_range=v_range))
+    return {
+        "v": v,
+        "i": np.array(curves),
+        "v_gates": np.asarray(v_gates, dtype=float),
+        "fits": fits,
+        "lam": np.array([f.lam for f in fits]),
+        "i_v0": np.array([f.i_v0 for f in fits]),
+    }
+
+
+@dataclass
+class GateMap:
+    """Synapse current at V = V0 against the memory transistor's gate voltage (monotone in V_g)."""
+
+    kind: str
+    v_g: np.ndarray
+    i_v0: np.ndarray
+
+    def gate_for_current(self, i: np.ndarray) -> np.ndarray:
+        """The gate voltage giving current ``i`` (A) at V0 (log-interpolated)."""
+        return invert_monotone(self.v_g, self.i_v0, np.asarray(i, dtype=float), log=True)
+
+    def current_for_gate(self, v_g: np.ndarray) -> np.ndarray:
+        order = np.argsort(self.v_g)
+        return np.exp(np.interp(v_g, self.v_g[order], np.log(self.i_v0[order])))
+
+
+def gate_map(
+    kind: str, *, corner: str = "tt", synapse: nl.SynapseParams = nl.DEFAULT_SYNAPSE, v0: float = 1.3
+) -> GateMap:
+    """Simulate I(V_g) at V = V0 for the NMOS (``"n"``: V_g 0.2-0.9 V) or PMOS pair (``"p"``: 0.9-1.6 V)."""
+    lo, hi = (0.2, 0.9) if kind == "n" else (0.9, 1.6)
+    deck = nl.synapse_gate_sweep_netlist(kind, library_line(corner), v_mem=v0, v_start=lo, v_stop=hi, p=synapse)
+    out = run_netlist(deck, f"gate_map_{kind}")
+    i = -out["vmem#branch"] if kind == "n" else out["vmem#branch"]
+    v_g = out["v-sweep"]
+    # keep the strictly monotone part above the leakage floor (the log interpolation needs it)
+    keep = i > 1e-12
+    v_g, i = v_g[keep], i[keep]
+    order = np.argsort(i if kind == "n" else -i)  # n: rising with V_g; p: falling with V_g
+    mono = np.diff(i) > 0 if kind == "n" else np.diff(i) < 0
+    good = np.concatenate([[True], mono])
+    del order
+    return GateMap(kind, v_g[good], i[good])
+
+
+# --------------------------------------------------------------------------------------------------
+# Fig. 19: sensing inverter
+
+
+def switching_threshold(v_in: np.ndarray, v_out: np.ndarray) -> float:
+    """The inverter's switching threshold V_M: the input at which V_out = V_in."""
+    c = crossings(v_in, np.asarray(v_out) - np.asarray(v_in), 0.0, "falling")
+    if c.size == 0:
+        raise ValueError("the transfer curve never crosses V_out = V_in")
+    return float(c[0])
+
+
+def sensing_inverter(
+    v_b_sense: Sequence[float], *, corner: str = "tt", neuron: nl.NeuronParams = nl.DEFAULT_NEURON
+) -> dict:
+    """Transfer curves and supply (through) currents of the sensing inverter for each V_b^sense (Fig. 19).
+
+    Returns ``{"v_in": [n], "v_out": [k, n], "i_dd": [k, n] (A), "v_b_sense": [k], "v_switch": [k]}``.
+    """
+    models = library_line(corner)
+    outs, idd, vsw = [], [], []
+    v_in = None
+    for vb in v_b_sense:
+        out = run_netlist(nl.sensing_inverter_netlist(vb, models, p=neuron), "sense")
+        v_in = out["v-sweep"]
+        outs.append(out["out"])
+        idd.append(-out["vdd#branch"])
+        vsw.append(switching_threshold(v_in, out["out"]))
+    return {
+        "v_in": v_in,
+        "v_out": np.array(outs),
+        "i_dd": np.array(idd),
+        "v_b_sense": np.asarray(v_b_sense, dtype=float),
+        "v_switch": np.array(vsw),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Fig. 20: discharger
+
+
+def discharger_iv(
+    v_b_dis: Sequence[float],
+    *,
+    corner: str = "tt",
+    neuron: nl.NeuronParams = nl.DEFAULT_NEURON,
+    v_range: tuple[float, float] = FIT_RANGE,
+) -> dict:
+    """Discharger current against the membrane voltage for each V_b^dis, and λ_dis (Fig. 20, Eq. 71)."""
+    models = library_line(corner)
+    curves, fits = [], []
+    v = None
+    for vb in v_b_dis:
+        out = run_netlist(nl.discharger_netlist(vb, models, p=neuron), "discharger")
+        v = out["v-sweep"]
+        i = -out["vmem#branch"]
+        curves.append(i)
+        fits.append(fit_lambda(v, i, v0=neuron.v0, v_range=v_range))
+    return {
+        "v": v,
+        "i": np.array(curves),
+        "v_b_dis": np.asarray(v_b_dis, dtype=float),
+        "fits": fits,
+        "lam": np.array([f.lam for f in fits]),
+        "i_v0": np.array([f.i_v0 for f in fits]),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# transients
+
+
+@dataclass
+class LayerResult:
+    """A layer transient read out in circuit and model units."""
+
+    t: np.ndarray  # s
+    v_mem: np.ndarray  # [n_out, T] V
+    v_out: np.ndarray  # [n_out, T] V
+    t_spike: np.ndarray  # [n_out] model units in [0, 1] of the firing phase
+    v_end_acc: np.ndarray  # [n_out] V at the end of the accumulation phase
+    timing: nl.Timing
+    wall_s: float
+    netlist: str = ""
+
+    def model_potential(self, v0: float, v_th: float) -> np.ndarray:
+        return to_model_potential(self.v_mem, v0=v0, v_th=v_th)
+
+
+def simulate_layer(
+    spec: nl.LayerSpec, *, corner: str = "tt", name: str = "layer", max_step: float | None = None
+) -> LayerResult:
+    """Run the transient of a :class:`~imcpnn.spice.netlist.LayerSpec` and read spike times (t / T_circ)."""
+    deck = nl.layer_netlist(spec, library_line(corner), max_step=max_step)
+    t0 = time.perf_counter()
+    out = run_netlist(deck, name)
+    wall = time.perf_counter() - t0
+    t = out["time"]
+    tm, p = spec.timing, spec.neuron
+    v_mem = np.array([out[f"v(mem{i})"] for i in range(spec.n_out)])
+    v_out = np.array([out[f"v(out{i})"] for i in range(spec.n_out)])
+    t_spk = np.array(
+        [spike_time(t, v_out[i], t_phase=tm.t_fire, t_circ=tm.t_circ * tm.fire_len, vdd=p.vdd)
+         for i in range(spec.n_out)]
+    ) * tm.fire_len
+    v_end = np.array([np.interp(tm.t_fire, t, v_mem[i]) for i in range(spec.n_out)])
+    return LayerResult(t, v_mem, v_out, t_spk, v_end, tm, wall, deck)
+
+
+@dataclass
+class CircuitMapping:
+    """Model <-> circuit mapping (App. A.2): weights -> gate voltages, potentials, reversal potentials."""
+
+    neuron: nl.NeuronParams
+    v_th: float
+    gate_n: GateMap
+    gate_p: GateMap
+    lambda_n: float = float("nan")
+    lambda_p: float = float("nan")
+    lambda_dis: float = float("nan")
+    scale: float = 1.0  # global current scale (the 1-D scaling of Algorithm 6); 1 = none
+    synapse: nl.SynapseParams = field(default_factory=nl.SynapseParams)
+
+    @property
+    def e_rev(self) -> tuple[float, float]:
+        return 1.0 / (self.v_th * self.lambda_n), -1.0 / (self.v_th * self.lambda_p)
+
+    @property
+    def e_dis(self) -> float:
+        return 1.0 / (self.v_th * self.lambda_dis)
+
+    def currents(self, weight: np.ndarray) -> np.ndarray:
+        p = self.neuron
+        return self.scale * weight_to_current(weight, c_m=p.c_m, v_th=self.v_th, t_circ=p.t_circ)
+
+    def weight_range(self) -> tuple[float, float]:
+        """(largest negative, largest positive) weight the simulated gate ranges can express."""
+        p = self.neuron
+        kw = {"c_m": p.c_m, "v_th": self.v_th, "t_circ": p.t_circ}
+        return (-float(current_to_weight(self.gate_p.i_v0.max(), **kw)) / self.scale,
+                float(current_to_weight(self.gate_n.i_v0.max(), **kw)) / self.scale)
+
+    def gates(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Gate voltages (v_gn, v_gp) for ``weight``: NMOS for w > 0, PMOS for w < 0, the other one off."""
+        w = np.asarray(weight, dtype=float)
+        vdd = self.neuron.vdd
+        v_gn = np.zeros_like(w)
+        v_gp = np.full_like(w, vdd)
+        i = self.currents(w)
+        pos, neg = w > 0, w < 0
+        if pos.any():
+            v_gn[pos] = self.gate_n.gate_for_current(i[pos])
+        if neg.any():
+            v_gp[neg] = self.gate_p.gate_for_current(i[neg])
+        return v_gn, v_gp
+
+    def layer_spec(self, weight: np.ndarray, t_in: np.ndarray, timing: nl.Timing | None = None) -> nl.LayerSpec:
+        """A :class:`LayerSpec` for ``weight`` [n_out, n_in] and input times ``t_in`` [n_in]."""
+        v_gn, v_gp = self.gates(np.atleast_2d(weight))
+        tm = timing if timing is not None else nl.Timing(t_circ=self.neuron.t_circ)
+        return nl.LayerSpec(v_gn, v_gp, t_in, neuron=self.neuron, synapse=self.synapse, timing=tm)
+
+
+def _idle_neuron(neuron: nl.NeuronParams, corner: str, fire_len: float) -> LayerResult:
+    """A 1-input neuron whose input never spikes, with a firing phase ``fire_len`` T_circ long."""
+    spec = nl.LayerSpec([[0.0]], [[neuron.vdd]], [1.0], neuron=neuron,
+                        timing=nl.Timing(t_circ=neuron.t_circ, fire_len=fire_len))
+    return simulate_layer(spec, corner=corner, name="idle_neuron")
+
+
+def calibrate_discharger(
+    neuron: nl.NeuronParams = nl.DEFAULT_NEURON,
+    *,
+    corner: str = "tt",
+    bracket: tuple[float, float] = (0.50, 0.65),
+    target: float = 1.0,
+    tol: float = 2e-3,
+    max_iter: int = 12,
+) -> dict:
+    """V_b^dis such that a neuron with no input fires at ``target`` (x T_circ) into the firing phase.
+
+    The paper chose V_b^dis "so that there is no firing without input", i.e. the unloaded discharge ramp
+    reaches the threshold at the end of the firing phase; the RC-Spike model fires at t = 1 for v(1) = 0.
+    Bisection on transients with a 1.5 T_circ firing phase. Returns ``{"v_b_dis", "t_spike",
+    "v_switch_eff" (membrane voltage at the output spike), "iterations", "wall_s"}``.
+    """
+    lo, hi = bracket
+    if not 0 < lo < hi < neuron.vdd:
+        raise ValueError(f"bracket must satisfy 0 < low < high < vdd, got {bracket}")
+    t0 = time.perf_counter()
+    res, vb, it = None, None, 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - reported
+        vb = 0.5 * (lo + hi)
+        res = _idle_neuron(neuron.with_(v_b_dis=vb), corner, 1.5)
+        ts = float(res.t_spike[0])
+        if abs(ts - target) < tol:
+            break
+        if ts > target:  # too slow: more current
+            lo = vb
+        else:
+            hi = vb
+    t_abs = res.timing.t_fire + float(res.t_spike[0]) * neuron.t_circ
+    v_sw = float(np.interp(t_abs, res.t, res.v_mem[0]))
+    return {"v_b_dis": vb, "t_spike": float(res.t_spike[0]), "v_switch_eff": v_sw, "iterations": it,
+            "wall_s": time.perf_counter() - t0}

@@ -1,0 +1,89 @@
+"""imcpnn.spice.readout: λ extraction, crossings, spike times, mapping (no simulator needed)."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from imcpnn.spice import readout as ro
+
+
+def test_fit_lambda_known_linear_case():
+    v = np.linspace(0.0, 1.8, 181)
+    i0, lam, v0 = 100e-9, 0.41, 1.3
+    i = i0 * (1 + lam * (v - v0))
+    # outside the fit range the curve bends (saturation), which must not matter
+    i = np.where(v < 0.3, i * v / 0.3, i)
+    fit = ro.fit_lambda(v, i)
+    assert fit.lam == pytest.approx(lam, rel=1e-9)
+    assert fit.i_v0 == pytest.approx(i0, rel=1e-9)
+    assert fit.rms_rel < 1e-12
+    # PMOS-like: current falls with V; λ is |slope| / I(V0)
+    fit_p = ro.fit_lambda(v, i0 * (1 - 0.75 * (v - v0)))
+    assert fit_p.lam == pytest.approx(0.75, rel=1e-9) and fit_p.slope < 0
+
+
+def test_fit_lambda_bad_input():
+    with pytest.raises(ValueError, match="v_range"):
+        ro.fit_lambda(np.linspace(0, 1, 10), np.ones(10), v_range=(1.0, 0.5))
+    with pytest.raises(ValueError, match="fewer than 3"):
+        ro.fit_lambda(np.linspace(0, 0.3, 10), np.ones(10))
+    with pytest.raises(ValueError, match="equal length"):
+        ro.fit_lambda(np.zeros(3), np.zeros(4))
+
+
+def test_reversal_potentials_reproduce_table2():
+    e = ro.reversal_potentials(0.41, 0.75, 0.177, 1.3 - 0.428)
+    assert e["e_rev_pos"] == pytest.approx(2.80, abs=0.005)
+    assert e["e_rev_neg"] == pytest.approx(-1.53, abs=0.005)
+    assert e["e_dis"] == pytest.approx(6.48, abs=0.05)  # Table 2 prints 6.44
+    with pytest.raises(ValueError, match="lambda_n"):
+        ro.reversal_potentials(0.0, 0.75, 0.177, 0.872)
+
+
+def test_spike_time_from_synthetic_waveform():
+    t_circ, t_phase = 1e-6, 2e-6
+    t = np.linspace(0, 3e-6, 3001)
+    t_true = 0.3721
+    v_out = np.where(t >= t_phase + t_true * t_circ, 1.8, 0.0)
+    # a finite edge: a 1 ns ramp centred on the spike time
+    v_out = np.clip((t - (t_phase + t_true * t_circ)) / 1e-9 * 0.9 + 0.9, 0, 1.8)
+    assert ro.spike_time(t, v_out, t_phase=t_phase, t_circ=t_circ) == pytest.approx(t_true, abs=1e-4)
+    # already high at the phase start -> 0; never -> 1 (the clip of Eq. 27)
+    assert ro.spike_time(t, np.full_like(t, 1.8), t_phase=t_phase, t_circ=t_circ) == 0.0
+    assert ro.spike_time(t, np.zeros_like(t), t_phase=t_phase, t_circ=t_circ) == 1.0
+    # a glitch before the phase is ignored
+    glitch = v_out.copy()
+    glitch[(t > 1.5e-6) & (t < 1.6e-6)] = 1.8
+    assert ro.spike_time(t, glitch, t_phase=t_phase, t_circ=t_circ) == pytest.approx(t_true, abs=1e-4)
+
+
+def test_crossings_and_potential_mapping():
+    t = np.linspace(0, 1, 101)
+    y = np.sin(2 * math.pi * t)
+    assert ro.crossings(t, y, 0.0, "falling") == pytest.approx([0.5], abs=1e-9)
+    with pytest.raises(ValueError, match="direction"):
+        ro.crossings(t, y, 0.0, "up")
+    v = np.array([0.0, 0.5, 1.0])
+    V = ro.to_circuit_voltage(v, v0=1.3, v_th=0.872)
+    assert V[-1] == pytest.approx(0.428)
+    assert ro.to_model_potential(V, v0=1.3, v_th=0.872) == pytest.approx(v)
+    i = ro.weight_to_current(1.0, c_m=140e-15, v_th=0.872, t_circ=1e-6)
+    assert i == pytest.approx(122.08e-9, rel=1e-3)
+    assert ro.current_to_weight(i, c_m=140e-15, v_th=0.872, t_circ=1e-6) == pytest.approx(1.0)
+
+
+def test_invert_monotone():
+    vg = np.linspace(0.3, 0.7, 41)
+    i = 1e-9 * np.exp((vg - 0.3) / 0.04)
+    assert ro.invert_monotone(vg, i, np.array([i[10], i[30]])) == pytest.approx([vg[10], vg[30]])
+    with pytest.raises(ValueError, match="simulated range"):
+        ro.invert_monotone(vg, i, np.array([1.0]))
+
+
+def test_import_does_not_load_pyspice():
+    code = "import sys, imcpnn, imcpnn.spice; assert 'PySpice' not in sys.modules; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"

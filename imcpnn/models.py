@@ -1,0 +1,191 @@
+"""Network builders for the paper's RC-Spike experiments (PAPER.md §3.2, §3.3).
+
+* :func:`mlp`: the fully connected 784-400-400-10 RC-Spike net of Fig. 4 (Fashion-MNIST).
+* :func:`vgg7`: Conv(64)-Conv(64)-PL-Conv(128)-Conv(128)-PL-Conv(256)-Conv(256)-PL-512-10 of Fig. 5 (CIFAR-10).
+
+Every model takes images with intensities in [0, 1] ([B, C, H, W]) and returns output spike times [B, classes].
+The input is encoded as t = 1 - x (Eq. 54-55) inside the model.
+
+Choices where the paper is silent (PAPER.md §7.3, §7.4), made here and documented:
+
+* The output layer is read out without the clip to [0, 1] (:class:`RCSpikeReadout`; see there why).
+* Spike noise N(0, sigma^2) (clamped to [0, 1] except at the output) follows EVERY RC-Spike layer, the
+  output layer included, in training and at test. The encoded INPUT spikes get no noise: they are data, not
+  the output of a layer.
+* Weights: :func:`imcpnn.layers.he_uniform_` (U(-b, b), b = sqrt(6 / fan_in)); no bias terms.
+* vgg7: 3x3 convolutions, stride 1, padding 1 (zero padding = spikes at t = 1, i.e. no input); pooling is the
+  time-domain max pooling :class:`~imcpnn.layers.TimeMinPool2d` (earliest spike wins), 2x2 stride 2.
+* ``width`` multiplies every hidden width (channels, hidden units), e.g. 2 for the "width-doubled" VGG7.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from imcpnn.layers import (
+    RCSpikeConv2d,
+    RCSpikeLinear,
+    SpikeNoise,
+    TimeMinPool2d,
+    _DSTDLayer,
+    encode,
+)
+
+MODELS = ("mlp", "vgg7")
+
+
+class RCSpikeReadout(RCSpikeLinear):
+    """The output layer read out WITHOUT the clip to the firing phase: t = 1 - v(1), the time at which the
+    firing-phase ramp (dv/dt = 1) reaches the threshold, even when that is after the phase (v(1) < 0) or
+    before it (v(1) > 1).
+
+    Our choice (the paper states only t = clip(1 - v(1)), Eq. 26-27): with the clip, an output neuron whose
+    v(1) < 0 gets no gradient, and the cross-entropy pushes the wrong classes there until every output is
+    silent and learning stops (we measured ~20 % accuracy, also in the ideal |E| = inf limit). Reading the
+    unclipped time keeps the temporal penalty gamma1 (t - t_ref)^2 effective on every output. The predicted
+    class (earliest spike) is the same as with the clip whenever one output fires inside the phase.
+    """
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        if self.e_dis is not None:
+            raise ValueError("RCSpikeReadout supports only the ideal firing ramp (e_dis=None)")
+        return 1.0 - self.potential(t)
+
+
+class Encode(nn.Module):
+    """Images in [0, 1] -> input spike times t = 1 - x (Eq. 54-55); ``flatten`` for dense nets."""
+
+    def __init__(self, flatten: bool = False) -> None:
+        super().__init__()
+        self.flatten = flatten
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = encode(x)
+        return t.flatten(1) if self.flatten else t
+
+    def extra_repr(self) -> str:
+        return f"flatten={self.flatten}"
+
+
+class Flatten(nn.Module):
+    """[B, C, H, W] spike-time maps -> [B, C*H*W]."""
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return t.flatten(1)
+
+
+class SpikeNet(nn.Sequential):
+    """A feed-forward spiking net: a ``Sequential`` that can also return every layer's output spikes."""
+
+    def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Output spike times (after the spike noise) of every RC-Spike layer, in order."""
+        outs: list[torch.Tensor] = []
+        mods = list(self)
+        for i, mod in enumerate(mods):
+            x = mod(x)
+            is_layer_end = isinstance(mod, SpikeNoise) or (
+                isinstance(mod, _DSTDLayer) and not (i + 1 < len(mods) and isinstance(mods[i + 1], SpikeNoise))
+            )
+            if is_layer_end:
+                outs.append(x)
+        return outs
+
+
+def dstd_layers(model: nn.Module) -> Iterator[_DSTDLayer]:
+    """The model's DSTD layers (RC-Spike / TTFS, dense and conv) in order."""
+    return (m for m in model.modules() if isinstance(m, _DSTDLayer))
+
+
+def _check_common(e_rev, steps: int, sigma_spike: float, width: float) -> None:
+    if not (isinstance(sigma_spike, (int, float)) and math.isfinite(sigma_spike) and sigma_spike >= 0):
+        raise ValueError(f"sigma_spike must be a finite number >= 0, got {sigma_spike!r}")
+    if not (isinstance(width, (int, float)) and math.isfinite(width) and width > 0):
+        raise ValueError(f"width must be a finite number > 0, got {width!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+
+
+def mlp(
+    e_rev: float | tuple[float, float],
+    *,
+    steps: int = 3,
+    test_steps: int = 30,
+    offset: str | float = "random",
+    test_offset: str | float = "fixed",
+    sigma_spike: float = 0.01,
+    sizes: tuple[int, ...] = (784, 400, 400, 10),
+    width: float = 1.0,
+    init_gain: float = 1.0,
+) -> SpikeNet:
+    """The fully connected RC-Spike net (default 784-400-400-10, Fig. 4) with spike noise after every layer.
+
+    ``width`` scales the hidden sizes (not the input or the classes).
+    """
+    _check_common(e_rev, steps, sigma_spike, width)
+    if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
+        raise ValueError(f"sizes must list >= 2 positive layer sizes, got {sizes!r}")
+    dims = [int(sizes[0])] + [max(1, round(s * width)) for s in sizes[1:-1]] + [int(sizes[-1])]
+    mods: list[nn.Module] = [Encode(flatten=True)]
+    for k, (n_in, n_out) in enumerate(zip(dims[:-1], dims[1:])):
+        last = k == len(dims) - 2
+        cls = RCSpikeReadout if last else RCSpikeLinear
+        mods.append(
+            cls(n_in, n_out, e_rev, steps=steps, test_steps=test_steps, offset=offset,
+                test_offset=test_offset, init_gain=init_gain)  # fmt: skip
+        )
+        mods.append(SpikeNoise(sigma_spike, clamp=not last))
+    return SpikeNet(*mods)
+
+
+def vgg7(
+    e_rev: float | tuple[float, float],
+    *,
+    steps: int = 4,
+    test_steps: int = 30,
+    offset: str | float = "random",
+    test_offset: str | float = "fixed",
+    sigma_spike: float = 0.01,
+    in_channels: int = 3,
+    image_size: int = 32,
+    classes: int = 10,
+    width: float = 1.0,
+    init_gain: float = 1.0,
+) -> SpikeNet:
+    """Conv(64)-Conv(64)-PL-Conv(128)-Conv(128)-PL-Conv(256)-Conv(256)-PL-512-10 (Fig. 5, "VGG7").
+
+    3x3 convolutions with padding 1, time-min pooling 2x2/2, spike noise after every RC-Spike layer.
+    """
+    _check_common(e_rev, steps, sigma_spike, width)
+    if image_size < 8:
+        raise ValueError(f"image_size must be >= 8 (three 2x2 poolings), got {image_size!r}")
+    kw = dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset, init_gain=init_gain)
+    ch = [max(1, round(c * width)) for c in (64, 128, 256)]
+    mods: list[nn.Module] = [Encode(flatten=False)]
+    c_in, size = in_channels, image_size
+    for c in ch:
+        for _ in range(2):
+            mods += [RCSpikeConv2d(c_in, c, 3, e_rev, padding=1, **kw), SpikeNoise(sigma_spike)]
+            c_in = c
+        mods.append(TimeMinPool2d(2))
+        size //= 2
+    hidden = max(1, round(512 * width))
+    mods.append(Flatten())
+    mods += [RCSpikeLinear(c_in * size * size, hidden, e_rev, **kw), SpikeNoise(sigma_spike)]
+    mods += [RCSpikeReadout(hidden, classes, e_rev, **kw), SpikeNoise(sigma_spike, clamp=False)]
+    return SpikeNet(*mods)
+
+
+def build(name: str, e_rev, *, dataset: str = "fmnist", **kwargs) -> SpikeNet:
+    """A model by name (``"mlp"`` or ``"vgg7"``), with the input size of ``dataset`` (``fmnist``/``cifar10``)."""
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {name!r}")
+    shape = {"fmnist": (1, 28), "cifar10": (3, 32)}.get(dataset)
+    if shape is None:
+        raise ValueError(f"dataset must be 'fmnist' or 'cifar10', got {dataset!r}")
+    if name == "mlp":
+        return mlp(e_rev, sizes=(shape[0] * shape[1] ** 2, 400, 400, 10), **kwargs)
+    return vgg7(e_rev, in_channels=shape[0], image_size=shape[1], **kwargs)

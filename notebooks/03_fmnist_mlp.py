@@ -31,6 +31,12 @@
 # every layer (output included), not on the encoded input; the output layer is read out as t = 1 - v(1)
 # without the clip to the firing phase (with the clip, training collapses: every output goes silent).
 # Test: M = 30 with a fixed offset (App. E), noise sigma_spike at test as in training.
+#
+# **What the quick profile does not reproduce** (a budget of ~0.2 % of the paper's updates): the accuracies are
+# ~4-5 pt below the paper's (85-86 % for the 10k-subset sweeps, 89 % for the full headline run vs 90.4 %); the
+# MLP accuracy does not rise monotonically with |E| (it is flat within ~1 pt for |E| <= 10 and lower at
+# |E| = 100); sigma_spike = 0.04 costs ~4 pt instead of ~0.3 pt; at M = 3 the fixed-offset penalty is only
+# ~0.5 pt (it is clear at M = 2). The last cell asserts the claims that are reproduced.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -41,6 +47,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import NullFormatter
 from tqdm import tqdm
 
 from imcpnn import experiments as X
@@ -157,6 +164,7 @@ for ax, e in zip(np.atleast_1d(axes), S["e_curves"]):
         ax.errorbar(ms, a[:, 0], yerr=a[:, 1], ls=ls, marker="o", label=f"{off} offset")
     ax.set(title=f"|E| = {e:g}", xlabel="DSTD steps M (training)", ylabel="test accuracy (%)", xscale="log")
     ax.set_xticks(ms, [str(m) for m in ms])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(alpha=0.3)
 np.atleast_1d(axes)[0].legend()
 fig.suptitle(f"Fig. 4e: accuracy vs M ({profile} profile)")
@@ -217,8 +225,10 @@ hist_models = {e: e_runs[e][0].model() for e in S["hist_e"]}
 x_h = x_te[: S["hist_n"]]
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
 bins = np.linspace(0, 1, 41)
+EARLY = {}  # fraction of hidden-layer spikes before t = 0.5, per |E|
 for e, m in hist_models.items():
     times = layer_spike_times(m, x_h)
+    EARLY[e] = float(torch.cat([t.flatten() for t in times[:-1]]).lt(0.5).float().mean())
     for li, (ax, t) in enumerate(zip(axes, times)):
         ax.hist(t.flatten().clamp(0, 1).numpy(), bins=bins, histtype="step", density=True, label=f"|E|={e:g}")
         ax.set(title=f"layer {li + 1}", xlabel="spike time", yscale="log")
@@ -274,6 +284,7 @@ ax.errorbar(ms, [T13[m][0] for m in ms], yerr=[T13[m][1] for m in ms], marker="o
 ax.set(xscale="log", xlabel="DSTD steps M at test", ylabel="test accuracy (%)",
        title=f"Fig. 13a ({profile}; {S['test_repeats']} evaluations, random test offset)")  # fmt: skip
 ax.set_xticks(ms, [str(m) for m in ms])
+ax.xaxis.set_minor_formatter(NullFormatter())
 ax.grid(alpha=0.3)
 profiles.save_figure(fig, dirs.figures, "fig13a_accuracy_vs_test_steps")
 
@@ -305,9 +316,14 @@ WALL = time.perf_counter() - T_START
 ALL_RUNS = {r.path: r for rs in [headline_runs, *grid_runs.values(), *e_runs.values(), *sig_runs.values()] for r in rs}
 RUN_COMPUTE = sum(e["train_time_s"] + e["eval_time_s"] for r in ALL_RUNS.values() for e in r.epochs)
 FROM_SCRATCH = WALL - sum(RUN_TIMES.values()) + RUN_COMPUTE
+small_m = [m for m in m_all if m <= 3]
+gap_m = {(e, m): acc(grid_runs[(e, m, "random")])[0] - acc(grid_runs[(e, m, "fixed")])[0]
+         for e in S["e_curves"] for m in small_m}  # fmt: skip
+gap_small = {e: float(np.mean([gap_m[(e, m)] for m in small_m])) for e in S["e_curves"]}
+print("random minus fixed offset (pt):", {f"|E|={e:g}, M={m}": round(v, 2) for (e, m), v in gap_m.items()})
+print("early-spike fraction of hidden layers per |E|:", EARLY)
 print(f"{len(ALL_RUNS)} runs; this execution {WALL / 60:.1f} min; from scratch ~{FROM_SCRATCH / 60:.1f} min")
 e_best = max(E_ACC, key=lambda e: E_ACC[e][0])
-gap = {e: acc(grid_runs[(e, 3, "random")])[0] - acc(grid_runs[(e, 3, "fixed")])[0] for e in S["e_curves"]}
 m15 = {e: acc(grid_runs[(e, max(S["m_curves"]), "random")])[0] for e in S["e_curves"]}
 m3 = {e: acc(grid_runs[(e, 3, "random")])[0] for e in S["e_curves"]}
 e_small = min(S["scale_e"])
@@ -315,12 +331,21 @@ comparison = [
     {"figure": "Fig. 4 / Table 3", "quantity": "test accuracy, |E|=4, M=3, random offset (headline)",
      "paper": "90.4 % (50 epochs; Table 3 best at σ=0.01)", "ours": round(HEADLINE[0], 2), "unit": "%",
      "note": f"{S['headline'].get('epochs', BASE.epochs)} epochs"},
-    *[{"figure": "Fig. 4c/e", "quantity": f"|E|={e:g}: M=3 random minus M=3 fixed offset", "unit": " pt",
-       "paper": "fixed offset significantly worse, most at |E|=1", "ours": round(gap[e], 2)} for e in S["e_curves"]],
+    *[{"figure": "Fig. 4c/e", "quantity": f"|E|={e:g}: M={m} random minus M={m} fixed offset", "unit": " pt",
+       "paper": "fixed offset significantly worse at M=3, most at |E|=1", "ours": round(gap_m[(e, m)], 2),
+       "note": f"mean of {len(S['curve_seeds'])} seeds"} for (e, m) in gap_m],
     *[{"figure": "Fig. 4c/e", "quantity": f"|E|={e:g}: M=3 random vs M={max(S['m_curves'])} random", "unit": "",
        "paper": "≈ equal", "ours": f"{m3[e]:.2f} % vs {m15[e]:.2f} %"} for e in S["e_curves"]],
     {"figure": "Fig. 4f", "quantity": "accuracy drop at |E|=1 vs the best |E| (M=3)", "unit": " pt",
      "paper": "≤ 1 pt", "ours": round(E_ACC[e_best][0] - E_ACC[1.0][0], 2), "note": f"best |E| = {e_best:g}"},
+    {"figure": "Fig. 4f", "quantity": "trained accuracy at |E| = " + ", ".join(f"{e:g}" for e in S["e_sweep"]),
+     "unit": "", "paper": "increases monotonically with |E| (MLP)",
+     "ours": " / ".join(f"{E_ACC[e][0]:.2f}" for e in S["e_sweep"]) + " %",
+     "note": "NOT reproduced in quick: flat within ~1 pt for |E| ≤ 10, lower at |E| = 100" if profile == "quick"
+     else ""},
+    {"figure": "Fig. 4d", "quantity": "fraction of hidden-layer spikes before t = 0.5, |E| = "
+     + ", ".join(f"{e:g}" for e in EARLY), "unit": "", "paper": "larger |E| gives more early spikes",
+     "ours": " / ".join(f"{v:.3f}" for v in EARLY.values())},
     *[{"figure": "Fig. 4f", "quantity": f"|E|={e:g}: trained / ANN / scaled ANN", "unit": "",
        "paper": "scaled ANN degrades significantly for |E| < 4",
        "ours": f"{E_ACC[e][0]:.2f} / {ANN[e][0]:.2f} / {SCALED[e][0]:.2f} %"} for e in S["scale_e"] if e in E_ACC],
@@ -377,11 +402,14 @@ if profile != "smoke":
     # M = 3 with a random offset ~ M = 15
     for e in S["e_curves"]:
         assert abs(m3[e] - m15[e]) <= 2.0, (e, m3[e], m15[e])
-    # M = 3 with a fixed offset is worse, most at |E| = 1
-    assert gap[1.0] > 0, gap
-    assert gap[1.0] >= gap[4.0], gap
+    # a fixed offset is worse at small M, most at |E| = 1 (quick: mean over M = 2, 3 and 3 seeds; at M = 3
+    # alone the gap is small at this budget, see the results file)
+    assert all(gap_m[(e, m)] > 0 for e in S["e_curves"] for m in small_m), gap_m
+    assert gap_small[1.0] > gap_small[4.0], gap_small
     # accuracy falls gently as |E| decreases (paper: <= ~1 pt at |E| = 1)
-    assert E_ACC[e_best][0] - E_ACC[1.0][0] <= 3.0, E_ACC
+    assert E_ACC[e_best][0] - E_ACC[1.0][0] <= 1.5, E_ACC
+    # larger |E| gives more early spikes (Fig. 4d)
+    assert EARLY[max(EARLY)] > EARLY[min(EARLY)], EARLY
     # the scaled ANN degrades below |E| ~ 4, and the trained model beats it there
     assert SCALED[e_small][0] < SCALED[max(S["scale_e"])][0] - 2.0, SCALED
     assert E_ACC[e_small][0] > SCALED[e_small][0] + 2.0, (E_ACC, SCALED)

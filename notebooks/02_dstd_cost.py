@@ -127,7 +127,7 @@ if profile != "smoke":
     print(json.dumps(tg, indent=1))
     # thresholds: what this 2-core CPU achieved in the quick profile, with margin (see the closing note)
     assert tg["exact_over_dstd_time"]["value"] >= 20, tg["exact_over_dstd_time"]
-    assert tg["exact_over_dstd_memory"]["value"] >= 40, tg["exact_over_dstd_memory"]  # 57x: 100x NOT met
+    assert tg["exact_over_dstd_memory"]["value"] >= 80, tg["exact_over_dstd_memory"]  # 104x measured (target 100x)
     assert tg["dstd_over_floor_time"]["value"] <= 2.0, tg["dstd_over_floor_time"]
     assert tg["ode_over_dstd_time"]["value"] >= 1000, tg["ode_over_dstd_time"]  # extrapolated in quick (see note)
     assert payload["conv"]["dstd_over_floor"] < 2.5, payload["conv"]

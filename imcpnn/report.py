@@ -39,7 +39,7 @@ def _fmt(v: Any, unit: str = "") -> str:
         if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
             return str(v)
         s = f"{v:.4g}" if isinstance(v, float) else str(v)
-        return f"{s} {unit}".strip() if unit and unit != "%" else f"{s}{unit}"
+        return f"{s} {unit.strip()}" if unit.strip() and unit != "%" else f"{s}{unit.strip()}"
     if isinstance(v, (list, tuple)):
         return "(" + ", ".join(_fmt(x) for x in v) + ")"
     return str(v)

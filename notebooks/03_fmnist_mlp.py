@@ -150,7 +150,7 @@ for ax, e in zip(np.atleast_1d(axes), S["e_curves"]):
             curves = np.array([r.curve for r in grid_runs[(e, m, off)]]) * 100
             x = np.arange(1, curves.shape[1] + 1)
             ax.errorbar(x, curves.mean(0), yerr=curves.std(0), ls=ls, marker="o", ms=3, label=f"M={m}, {off}")
-    ax.set(title=f"|E| = {e:g}", xlabel="epoch", ylabel="test accuracy (%)")
+    ax.set(title=f"|E| = {e:g}", xlabel="epoch", ylabel="test accuracy (%)", xticks=x)
     ax.grid(alpha=0.3)
 np.atleast_1d(axes)[0].legend(fontsize=8)
 fig.suptitle(f"Fig. 4c: learning curves ({profile} profile)")
@@ -332,7 +332,7 @@ comparison = [
      "paper": "90.4 % (50 epochs; Table 3 best at σ=0.01)", "ours": round(HEADLINE[0], 2), "unit": "%",
      "note": f"{S['headline'].get('epochs', BASE.epochs)} epochs"},
     *[{"figure": "Fig. 4c/e", "quantity": f"|E|={e:g}: M={m} random minus M={m} fixed offset", "unit": " pt",
-       "paper": "fixed offset significantly worse at M=3, most at |E|=1", "ours": round(gap_m[(e, m)], 2),
+       "paper": "fixed offset worse at small M (significantly at M=3), most at |E|=1", "ours": round(gap_m[(e, m)], 2),
        "note": f"mean of {len(S['curve_seeds'])} seeds"} for (e, m) in gap_m],
     *[{"figure": "Fig. 4c/e", "quantity": f"|E|={e:g}: M=3 random vs M={max(S['m_curves'])} random", "unit": "",
        "paper": "≈ equal", "ours": f"{m3[e]:.2f} % vs {m15[e]:.2f} %"} for e in S["e_curves"]],

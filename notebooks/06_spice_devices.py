@@ -62,6 +62,7 @@ else:
     mapping = ex.mapping_from_summary(summary)
     w, t_in = ex.random_patterns(N_PATTERNS, 5, seed=2024)
     nvm = ex.neuron_vs_model(mapping, w, t_in)
+    summary["paper_comparison"] = ex.paper_comparison(summary, nvm)
     out = dirs.results
     write_json(out / "spice_devices.json", summary, profile=profile)
     (out / "spice_curves.json").write_text(json.dumps(curves) + "\n")

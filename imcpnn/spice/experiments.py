@@ -18,9 +18,17 @@ from imcpnn.spice.readout import reversal_potentials
 
 #: Table 2 of the paper (post-layout), for side-by-side reporting
 PAPER = {
-    "lambda_n": 0.41, "lambda_p": 0.75, "lambda_dis": 0.177, "v_switch": 0.428,
-    "e_rev_pos": 2.80, "e_rev_neg": -1.53, "e_dis": 6.44, "v_b_dis": 0.554, "v_b_sense": 0.95,
-    "rmse_ann_to_imc_ns": 39.04, "rmse_pnn_to_imc_ns": 1.97,
+    "lambda_n": 0.41,
+    "lambda_p": 0.75,
+    "lambda_dis": 0.177,
+    "v_switch": 0.428,
+    "e_rev_pos": 2.80,
+    "e_rev_neg": -1.53,
+    "e_dis": 6.44,
+    "v_b_dis": 0.554,
+    "v_b_sense": 0.95,
+    "rmse_ann_to_imc_ns": 39.04,
+    "rmse_pnn_to_imc_ns": 1.97,
 }
 V_B_SENSE_GRID = (0.75, 0.85, 0.95, 1.05, 1.15)
 
@@ -77,33 +85,60 @@ def device_characterization(
         "v_th_eff": v_th_eff,
         "model_mapping": {
             "note": "E values the neuron-vs-model comparison uses: V_th = V0 - v_switch_eff (membrane voltage "
-                    "at the output spike of the calibrated idle neuron), lambda_dis at the calibrated bias",
+            "at the output spike of the calibrated idle neuron), lambda_dis at the calibrated bias",
             **e_eff,
         },
         "circuit": {
             "level": "schematic (pre-layout) with sky130 device models; c_extra stands in for layout parasitics",
-            "corner": corner, "c_mim_fF": neuron.c_mim * 1e15, "c_extra_fF": neuron.c_extra * 1e15,
-            "c_m_fF": neuron.c_m * 1e15, "t_circ_s": neuron.t_circ, "v0": neuron.v0, "vdd": neuron.vdd,
+            "corner": corner,
+            "c_mim_fF": neuron.c_mim * 1e15,
+            "c_extra_fF": neuron.c_extra * 1e15,
+            "c_m_fF": neuron.c_m * 1e15,
+            "t_circ_s": neuron.t_circ,
+            "v0": neuron.v0,
+            "vdd": neuron.vdd,
         },
         "paper": PAPER,
         "wall_s": time.perf_counter() - t0,
     }
     curves = {
-        "synapse_n": {"v": syn_n["v"].tolist(), "v_gates": list(ch.NMOS_GATES), "i": syn_n["i"].tolist(),
-                      "fits": _fits(syn_n["fits"])},
-        "synapse_p": {"v": syn_p["v"].tolist(), "v_gates": list(ch.PMOS_GATES), "i": syn_p["i"].tolist(),
-                      "fits": _fits(syn_p["fits"])},
-        "sense": {"v_in": sense["v_in"].tolist(), "v_b_sense": list(V_B_SENSE_GRID),
-                  "v_out": sense["v_out"].tolist(), "i_dd": sense["i_dd"].tolist(),
-                  "v_switch": sense["v_switch"].tolist()},
-        "discharger": {"v": dis["v"].tolist(), "v_b_dis": list(grid), "i": dis["i"].tolist(),
-                       "fits": _fits(dis["fits"])},
+        "synapse_n": {
+            "v": syn_n["v"].tolist(),
+            "v_gates": list(ch.NMOS_GATES),
+            "i": syn_n["i"].tolist(),
+            "fits": _fits(syn_n["fits"]),
+        },
+        "synapse_p": {
+            "v": syn_p["v"].tolist(),
+            "v_gates": list(ch.PMOS_GATES),
+            "i": syn_p["i"].tolist(),
+            "fits": _fits(syn_p["fits"]),
+        },
+        "sense": {
+            "v_in": sense["v_in"].tolist(),
+            "v_b_sense": list(V_B_SENSE_GRID),
+            "v_out": sense["v_out"].tolist(),
+            "i_dd": sense["i_dd"].tolist(),
+            "v_switch": sense["v_switch"].tolist(),
+        },
+        "discharger": {
+            "v": dis["v"].tolist(),
+            "v_b_dis": list(grid),
+            "i": dis["i"].tolist(),
+            "fits": _fits(dis["fits"]),
+        },
     }
     return summary, curves
 
 
-def mapping_from_summary(summary: dict, *, corner: str = "tt", neuron: nl.NeuronParams | None = None,
-                         gate_n: ch.GateMap | None = None, gate_p: ch.GateMap | None = None) -> ch.CircuitMapping:
+def mapping_from_summary(
+    summary: dict,
+    *,
+    corner: str = "tt",
+    neuron: nl.NeuronParams | None = None,
+    gate_n: ch.GateMap | None = None,
+    gate_p: ch.GateMap | None = None,
+) -> ch.CircuitMapping:
     """The :class:`CircuitMapping` of a characterisation summary (simulates the I(V_g) maps if not given)."""
     base = neuron if neuron is not None else nl.NeuronParams()
     p = base.with_(v_b_dis=summary["v_b_dis_calibrated"])
@@ -118,8 +153,9 @@ def mapping_from_summary(summary: dict, *, corner: str = "tt", neuron: nl.Neuron
     )
 
 
-def random_patterns(n_patterns: int, n_in: int = 5, *, seed: int = 0, w_low: float = -0.5,
-                    w_high: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def random_patterns(
+    n_patterns: int, n_in: int = 5, *, seed: int = 0, w_low: float = -0.5, w_high: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Random weights [n_patterns, n_in] ~ U(w_low, w_high) and input times [n_patterns, n_in] ~ U(0, 1)."""
     if n_patterns < 1 or n_in < 1:
         raise ValueError(f"n_patterns and n_in must be >= 1, got {n_patterns}, {n_in}")
@@ -174,8 +210,15 @@ def _rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
 
 
-def neuron_vs_model(mapping: ch.CircuitMapping, w: np.ndarray, t_in: np.ndarray, *, corner: str = "tt",
-                    keep_trace: int | None = 0, trace_points: int = 600) -> dict:
+def neuron_vs_model(
+    mapping: ch.CircuitMapping,
+    w: np.ndarray,
+    t_in: np.ndarray,
+    *,
+    corner: str = "tt",
+    keep_trace: int | None = 0,
+    trace_points: int = 600,
+) -> dict:
     """Simulate one neuron per pattern in SPICE and compare its output spike time with the models.
 
     Models: ``e_aware`` (E± and E_dis of the circuit), ``ideal`` (|E| = inf, linear firing ramp). Also
@@ -189,8 +232,9 @@ def neuron_vs_model(mapping: ch.CircuitMapping, w: np.ndarray, t_in: np.ndarray,
     for k in range(n):
         res = ch.simulate_layer(mapping.layer_spec(w[k : k + 1], t_in[k]), corner=corner, name="neuron_vs_model")
         t_sp[k] = res.t_spike[0]
-        v1_sp[k] = float(res.model_potential(mapping.neuron.v0, mapping.v_th)[0][
-            np.searchsorted(res.t, res.timing.t_fire) - 1])
+        v1_sp[k] = float(
+            res.model_potential(mapping.neuron.v0, mapping.v_th)[0][np.searchsorted(res.t, res.timing.t_fire) - 1]
+        )
         walls[k] = res.wall_s
         if keep_trace is not None and k == keep_trace:
             tm = res.timing
@@ -242,3 +286,55 @@ def neuron_vs_model(mapping: ch.CircuitMapping, w: np.ndarray, t_in: np.ndarray,
         "sim_wall_s_median": float(np.median(walls)),
         "trace": trace,
     }
+
+
+def paper_comparison(summary: dict, nvm: dict) -> list[dict]:
+    """Rows for REPRODUCTION.md (:mod:`imcpnn.report`): our device values and neuron-vs-model errors beside the
+    paper's (Table 2, Fig. 7). Ours are pre-layout schematic simulations; the paper's are post-layout."""
+    note = "schematic (pre-layout) sky130 tt; paper post-layout"
+    rows = [
+        {
+            "figure": "Table 2 / Fig. 17",
+            "quantity": "lambda_N (median over V_g 0.40-0.65 V)",
+            "paper": 0.41,
+            "ours": round(summary["lambda_n"], 3),
+            "note": note,
+        },
+        {
+            "figure": "Table 2 / Fig. 17",
+            "quantity": "lambda_P (median over V_g 1.30-1.05 V)",
+            "paper": 0.75,
+            "ours": round(summary["lambda_p"], 3),
+            "note": note,
+        },
+        {
+            "figure": "Table 2 / Fig. 20",
+            "quantity": "lambda_dis",
+            "paper": 0.177,
+            "ours": round(summary["lambda_dis"], 3),
+            "note": note,
+        },
+        {
+            "figure": "Table 2 / Fig. 19",
+            "quantity": "V_switch [V]",
+            "paper": 0.428,
+            "ours": round(summary["v_switch"], 3),
+            "note": note,
+        },
+        {
+            "figure": "Table 2",
+            "quantity": "E+rev / E-rev / E_dis",
+            "paper": "2.80 / -1.53 / 6.44",
+            "ours": f"{summary['e_rev_pos']:.2f} / {summary['e_rev_neg']:.2f} / {summary['e_dis']:.2f}",
+            "note": note,
+        },
+        {
+            "figure": "Fig. 7 (one-neuron precursor)",
+            "quantity": f"output-spike RMSE vs SPICE over {nvm['n_patterns']} patterns: E±-aware / ideal model [ns]",
+            "paper": "Iris 5-5-5 net: PNN 1.97 / ANN 39.04 (after current scaling)",
+            "ours": f"{nvm['rmse_e_aware_ns']:.1f} / {nvm['rmse_ideal_ns']:.1f} (scaled: "
+            f"{nvm['rmse_e_aware_scaled_ns']:.1f} / {nvm['rmse_ideal_scaled_ns']:.1f})",
+            "note": "one neuron, 5 synapses; 1-D scale for the E±-aware model, 2-D for the ideal one",
+        },
+    ]
+    return rows

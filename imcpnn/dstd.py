@@ -65,13 +65,17 @@ def spike_variables(
     (TTFS "no spike") give S = 0 everywhere. Differentiable in ``t`` through the fractional entry only.
     Built in one fused ``where``: S_jm = frac_j at m = m_j, 1 after it, 0 before.
     """
-    steps = widths.shape[0]
     m_j, frac, _ = _spike_positions(t, points, widths)
-    shape = [1] * (t.dim() + 1)
+    return _cumulative(m_j, frac, widths.shape[0], dim)
+
+
+def _cumulative(m_j: torch.Tensor, frac: torch.Tensor, steps: int, dim: int) -> torch.Tensor:
+    """S_jm = frac_j at m = m_j, 1 after it, 0 before, with the interval axis inserted at ``dim`` (one fused where)."""
+    shape = [1] * (m_j.dim() + 1)
     shape[dim] = steps
-    m = torch.arange(steps, device=t.device).view(shape)
+    m = torch.arange(steps, device=m_j.device).view(shape)
     m_j, frac = m_j.unsqueeze(dim), frac.unsqueeze(dim)
-    return torch.where(m == m_j, frac, (m > m_j).to(t.dtype))
+    return torch.where(m == m_j, frac, (m > m_j).to(frac.dtype))
 
 
 def coefficients(
@@ -119,8 +123,7 @@ class _RCSpikeDSTD(torch.autograd.Function):
         o = weight.shape[0]
         steps = widths.shape[0]
         m_j, frac, h = _spike_positions(t_in, points, widths)
-        m = torch.arange(steps, device=t_in.device).view(1, -1, 1)
-        s = torch.where(m == m_j.unsqueeze(1), frac.unsqueeze(1), (m > m_j.unsqueeze(1)).to(t_in.dtype))
+        s = _cumulative(m_j, frac, steps, 1)
         del frac
         s2 = s.view(b * steps, n)
         fg = t_in.new_empty(2, b * steps, o)

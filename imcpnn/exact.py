@@ -32,12 +32,18 @@ def rc_spike_potential(t_in: torch.Tensor, weight: torch.Tensor, beta_weight: to
     return piecewise.final_potential(f, g, (ends - ts).unsqueeze(-1))
 
 
-def _finite_sorted(t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor):
-    """Sorted intervals for TTFS: spikes at +inf never arrive (zero weight, parked at the last real spike)."""
+def park_silent(t_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes at +inf never arrive: return (times with those parked at the row's last real spike, or 0, and the
+    mask of real spikes). Parking keeps every interval width finite; the caller zeroes their weights."""
     finite = torch.isfinite(t_in)
     last = torch.where(finite, t_in, torch.full_like(t_in, -float("inf"))).amax(1, keepdim=True)
     last = torch.where(torch.isfinite(last), last, torch.zeros_like(last))
-    t_park = torch.where(finite, t_in, last)
+    return torch.where(finite, t_in, last), finite
+
+
+def _finite_sorted(t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor):
+    """Sorted intervals for TTFS: spikes at +inf never arrive (zero weight, parked at the last real spike)."""
+    t_park, finite = park_silent(t_in)
     ts, order = torch.sort(t_park, dim=1, stable=True)
     n_out = weight.shape[0]
     cols = torch.cat([beta_weight, weight], 0).t()

@@ -20,6 +20,8 @@ from collections.abc import Callable
 import torch
 import torchdiffeq
 
+from imcpnn.exact import park_silent
+
 
 def _options(dtype: torch.dtype, ode_options: dict | None) -> dict:
     opts = {"method": "dopri5", "adjoint": False}
@@ -62,10 +64,7 @@ class _Spiking:
 
 
 def _setup(t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, end: float | None):
-    live = torch.isfinite(t_in)
-    last = torch.where(live, t_in, torch.full_like(t_in, -float("inf"))).amax(1, keepdim=True)
-    last = torch.where(torch.isfinite(last), last, torch.zeros_like(last))
-    t_park = torch.where(live, t_in, last)
+    t_park, live = park_silent(t_in)
     ts, order = torch.sort(t_park, dim=1, stable=True)
     rank = torch.argsort(order, 1)
     tail = ts[:, -1:] if end is None else torch.full_like(ts[:, :1], end)

@@ -57,10 +57,10 @@ smoke:
 	$(MAKE) all PROFILE=smoke
 
 bench: setup
-	$(PY) -m imcpnn.bench --profile $(PROFILE)
+	$(PY) -m imcpnn.repro.dstd_cost --profile $(PROFILE)
 
 report: setup
-	$(PY) -m imcpnn.report
+	$(PY) -m imcpnn.repro.report
 
 lint: setup
 	$(VENV)/bin/ruff check imcpnn tests notebooks

@@ -11,7 +11,7 @@ The quick-profile headline run of notebooks/03_fmnist_mlp.py (89 % in 4 epochs o
         --threads 1 --out runs/cli/fmnist_mlp_quick
 
 Rerunning the same command resumes after the last finished epoch. ``python -m imcpnn report`` renders
-REPRODUCTION.md (same as ``python -m imcpnn.report``).
+REPRODUCTION.md (same as ``python -m imcpnn.repro.report``).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "report":
-        from imcpnn import report
+        from imcpnn.repro import report
 
         report.main([])
         return 0

@@ -65,6 +65,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from imcpnn._impl.paths import source_root
+
 __all__ = [
     "CIFAR10_CLASSES",
     "FASHION_MNIST_CLASSES",
@@ -131,11 +133,6 @@ class DatasetNotFoundError(FileNotFoundError):
 # Directories and argument checks
 
 
-def _repo_root() -> Path | None:
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "pyproject.toml").is_file() else None
-
-
 def data_dir() -> Path:
     """The data directory: ``$IMCPNN_DATA`` if set, else ``data/`` at the repository root.
 
@@ -145,7 +142,7 @@ def data_dir() -> Path:
     env = os.environ.get(ENV_DATA)
     if env:
         return Path(env).expanduser().resolve()
-    root = _repo_root()
+    root = source_root()
     return (root if root is not None else Path.cwd()) / "data"
 
 
@@ -185,7 +182,7 @@ def cache_dir() -> Path:
         path = Path(env).expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
-    root = _repo_root()
+    root = source_root()
     if root is not None and _ensure_writable_dir(root / "build" / "cache"):
         return root / "build" / "cache"
     path = Path.home() / ".cache" / "imcpnn"

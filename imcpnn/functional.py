@@ -5,7 +5,7 @@ g = sum_j w_ij theta(t - t_j), beta_ij = 1/E_pos for w_ij >= 0 and 1/E_neg for w
 
 Solvers (``method``):
   * ``"exact"``: the event-driven closed form on sorted spikes (Eq. 12-33), vectorised over inputs;
-  * ``"ode"``: adaptive numerical integration with torchdiffeq (independent reference, see imcpnn.odesolve);
+  * ``"ode"``: adaptive numerical integration with torchdiffeq (independent reference, see imcpnn._impl.odesolve);
   * ``"dstd"``: differentiable spike-time discretization on M = ``steps`` grid points (Eq. 34-47).
 
 Shapes: ``t_in`` [batch, n_in], ``weight`` [n_out, n_in] (the ``torch.nn.Linear`` convention); outputs
@@ -18,10 +18,10 @@ import math
 
 import torch
 
-from imcpnn import dstd as _dstd
-from imcpnn import exact as _exact
-from imcpnn import odesolve as _ode
-from imcpnn._validate import (
+from imcpnn._impl import dstd as _dstd
+from imcpnn._impl import exact as _exact
+from imcpnn._impl import odesolve as _ode
+from imcpnn._impl.validate import (
     ERev,
     check_layer_inputs,
     check_method,

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from torch.nn import functional as tnf
 
-from imcpnn import dstd, piecewise
 from imcpnn import functional as F
-from imcpnn._validate import (
+from imcpnn._impl import dstd, piecewise
+from imcpnn._impl.validate import (
     ERev,
     check_method,
     check_no_nan,

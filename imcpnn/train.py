@@ -217,7 +217,7 @@ def evaluation_overrides(
     was_training = model.training
     try:
         if e_rev is not None:
-            from imcpnn._validate import reversal_potentials
+            from imcpnn._impl.validate import reversal_potentials
 
             e_pos, e_neg = reversal_potentials(parse_erev(e_rev))
             for m in layers:

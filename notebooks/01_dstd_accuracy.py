@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 import imcpnn
-from imcpnn.dstd_error import dstd_error_grid, loglog_slope, random_layer
-from imcpnn.profiles import output_dirs, save_figure, write_json
+from imcpnn.repro.dstd_accuracy import dstd_error_grid, loglog_slope, random_layer
+from imcpnn.repro.profiles import output_dirs, save_figure, write_json
 
 dirs = output_dirs(profile)
 settings = {

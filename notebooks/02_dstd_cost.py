@@ -17,7 +17,7 @@
 # time per epoch and peak memory against the number of input spikes; RC-Spike at M = 10, TTFS at M = 20.
 # The v2 abstract claims DSTD cuts the cost "by up to 20 times in speed and 100 times in memory".
 #
-# All the work is in `imcpnn.bench` (`make bench`); this notebook reads `results/dstd_cost.json` when it was
+# All the work is in `imcpnn.repro.dstd_cost` (`make bench`); this notebook reads `results/dstd_cost.json` when it was
 # produced with the same profile config (otherwise it runs the benchmark), plots and checks the claims.
 #
 # **The three solvers** (every one through the public `imcpnn.functional` API, float32, gradient w.r.t. the weights):
@@ -48,8 +48,8 @@ import json
 
 import matplotlib.pyplot as plt
 
-from imcpnn import bench
-from imcpnn.profiles import output_dirs
+from imcpnn.repro import dstd_cost as bench
+from imcpnn.repro.profiles import output_dirs
 
 dirs = output_dirs(profile)
 cfg = bench.config_for(profile)

@@ -50,8 +50,8 @@ import torch
 from matplotlib.ticker import NullFormatter
 from tqdm import tqdm
 
-from imcpnn import experiments as X
-from imcpnn import profiles
+from imcpnn.repro import fmnist_mlp as X
+from imcpnn.repro import profiles
 from imcpnn.train import TrainConfig, evaluate, layer_spike_times
 
 T_START = time.perf_counter()
@@ -386,7 +386,7 @@ payload = {
 path = profiles.write_json(dirs.results / "fmnist_mlp.json", payload, profile=profile)
 print(f"wrote {path}; notebook wall time {WALL / 60:.1f} min")
 if profile != "smoke":
-    from imcpnn import report
+    from imcpnn.repro import report
 
     report.main([])
 

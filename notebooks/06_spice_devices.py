@@ -37,8 +37,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from imcpnn.profiles import check_profile, output_dirs, repo_root, save_figure, write_json
-from imcpnn.spice import experiments as ex
+from imcpnn.repro import spice_devices as ex
+from imcpnn.repro.profiles import check_profile, output_dirs, repo_root, save_figure, write_json
 from imcpnn.spice import ngspice_status
 
 check_profile(profile)

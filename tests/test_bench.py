@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from imcpnn import bench
-from imcpnn.profiles import write_json
+from imcpnn.repro import dstd_cost as bench
+from imcpnn.repro.profiles import write_json
 
 TINY = dataclasses.replace(
     bench.config_for("smoke"),

@@ -325,7 +325,7 @@ def test_nan_times_raise():
 
 
 def test_fused_dstd_matches_plain_autograd_reference():
-    from imcpnn import dstd
+    from imcpnn._impl import dstd
 
     t, w = random_layer(batch=70, n_in=40, n_out=300, scale=0.3)  # several batch chunks in the fused backward
     off = torch.tensor(0.013, dtype=torch.float64)

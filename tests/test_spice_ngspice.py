@@ -14,7 +14,7 @@ import pytest
 from imcpnn.spice import characterize as ch
 from imcpnn.spice import netlist as nl
 from imcpnn.spice import simulate as sim
-from imcpnn.spice.models import CORNERS, library_line, model_dir, trimmed_library
+from imcpnn.spice.pdk import CORNERS, library_line, model_dir, trimmed_library
 
 
 @pytest.fixture(scope="module", autouse=True)

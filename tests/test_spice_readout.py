@@ -35,12 +35,12 @@ def test_fit_lambda_bad_input():
 
 
 def test_reversal_potentials_reproduce_table2():
-    e = ro.reversal_potentials(0.41, 0.75, 0.177, 1.3 - 0.428)
+    e = ro.erev_from_lambdas(0.41, 0.75, 0.177, 1.3 - 0.428)
     assert e["e_rev_pos"] == pytest.approx(2.80, abs=0.005)
     assert e["e_rev_neg"] == pytest.approx(-1.53, abs=0.005)
     assert e["e_dis"] == pytest.approx(6.48, abs=0.05)  # Table 2 prints 6.44
     with pytest.raises(ValueError, match="lambda_n"):
-        ro.reversal_potentials(0.0, 0.75, 0.177, 0.872)
+        ro.erev_from_lambdas(0.0, 0.75, 0.177, 0.872)
 
 
 def test_spike_time_from_synthetic_waveform():

@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from imcpnn import __main__ as cli
-from imcpnn import experiments as X
-from imcpnn import models, report, train
+from imcpnn import models, train
+from imcpnn.repro import fmnist_mlp as X
+from imcpnn.repro import report
 from imcpnn.train import TrainConfig, evaluate, evaluation_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,7 +304,7 @@ def test_scale_grid_and_search():
 def test_report_renders_every_results_file(tmp_path):
     res = tmp_path / "results"
     res.mkdir()
-    from imcpnn.profiles import write_json
+    from imcpnn.repro.profiles import write_json
 
     write_json(res / "a.json", {"title": "Toy", "paper_comparison": [
         {"figure": "Fig. 4f", "quantity": "acc | x", "paper": 90.4, "ours": 88.12, "unit": "%", "note": "n"}]},

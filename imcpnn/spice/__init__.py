@@ -3,19 +3,19 @@
 The circuit is the RC-Spike IMC circuit of PAPER.md §4 (Fig. 6, App. G), simulated at **schematic** level
 with the real sky130 device models (the paper's numbers are post-layout). Submodules:
 
-* :mod:`imcpnn.spice.models` – locate the sky130 models, write the trimmed fast include;
+* :mod:`imcpnn.spice.pdk` – locate the sky130 models, write the trimmed fast include;
 * :mod:`imcpnn.spice.netlist` – synapse / neuron / layer netlists and DC testbenches (SI units);
 * :mod:`imcpnn.spice.simulate` – run a deck in ngspice, clear errors (missing ngspice, no convergence);
 * :mod:`imcpnn.spice.readout` – λ fits, crossings, spike times, model-unit conversions (pure numpy);
 * :mod:`imcpnn.spice.characterize` – Fig. 17/19/20 sweeps, calibration, weight -> gate map, transients;
-* :mod:`imcpnn.spice.experiments` – the notebook-06 experiments, JSON-ready.
+* the notebook-06 experiments live in :mod:`imcpnn.repro.spice_devices`.
 
 Importing this package does not import PySpice (GPL-3, an optional extra) or start ngspice; that happens
 on the first simulation.
 """
 
-from imcpnn.spice.models import CORNERS, library_line, model_dir, trimmed_library
-from imcpnn.spice.readout import fit_lambda, reversal_potentials, spike_time
+from imcpnn.spice.pdk import CORNERS, library_line, model_dir, trimmed_library
+from imcpnn.spice.readout import erev_from_lambdas, fit_lambda, spike_time
 from imcpnn.spice.simulate import (
     SpiceSimulationError,
     SpiceUnavailableError,
@@ -30,7 +30,7 @@ __all__ = [
     "model_dir",
     "trimmed_library",
     "fit_lambda",
-    "reversal_potentials",
+    "erev_from_lambdas",
     "spike_time",
     "SpiceSimulationError",
     "SpiceUnavailableError",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imcpnn.spice import netlist as nl
-from imcpnn.spice.models import library_line
+from imcpnn.spice.pdk import library_line
 from imcpnn.spice.readout import (
     FIT_RANGE,
     crossings,

@@ -305,7 +305,7 @@ def layer_netlist(
 ) -> str:
     """A complete transient deck of one layer; nodes ``mem<i>``, ``out<i>`` and ``spk<j>``.
 
-    ``models`` is the model-loading line (:func:`imcpnn.spice.models.library_line`). ``max_step``
+    ``models`` is the model-loading line (:func:`imcpnn.spice.pdk.library_line`). ``max_step``
     (default T_circ/500) bounds ngspice's time step so that spike times resolve to ~0.2 % of T_circ.
     """
     p, tm = spec.neuron, spec.timing

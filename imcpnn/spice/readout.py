@@ -59,7 +59,7 @@ def fit_lambda(
     )
 
 
-def reversal_potentials(lambda_n: float, lambda_p: float, lambda_dis: float, v_th: float) -> dict:
+def erev_from_lambdas(lambda_n: float, lambda_p: float, lambda_dis: float, v_th: float) -> dict:
     """E+rev = 1/(V_th λ_N), E-rev = -1/(V_th λ_P), E_dis = 1/(V_th λ_dis) (App. A.2, Table 2)."""
     for name, x in (("lambda_n", lambda_n), ("lambda_p", lambda_p), ("lambda_dis", lambda_dis), ("v_th", v_th)):
         if not (math.isfinite(x) and x > 0):

@@ -14,7 +14,7 @@ import numpy as np
 
 from imcpnn.spice import characterize as ch
 from imcpnn.spice import netlist as nl
-from imcpnn.spice.readout import reversal_potentials
+from imcpnn.spice.readout import erev_from_lambdas
 
 #: Table 2 of the paper (post-layout), for side-by-side reporting
 PAPER = {
@@ -62,9 +62,9 @@ def device_characterization(
     lam_p = float(np.median(syn_p["lam"]))
     lam_dis_median = float(np.median(dis["lam"]))
     v_th = neuron.v0 - v_switch
-    e = reversal_potentials(lam_n, lam_p, lam_dis_median, v_th)
+    e = erev_from_lambdas(lam_n, lam_p, lam_dis_median, v_th)
     v_th_eff = neuron.v0 - cal["v_switch_eff"]
-    e_eff = reversal_potentials(lam_n, lam_p, float(dis["lam"][j]), v_th_eff)
+    e_eff = erev_from_lambdas(lam_n, lam_p, float(dis["lam"][j]), v_th_eff)
     summary = {
         "lambda_n": lam_n,
         "lambda_p": lam_p,
@@ -289,7 +289,7 @@ def neuron_vs_model(
 
 
 def paper_comparison(summary: dict, nvm: dict) -> list[dict]:
-    """Rows for REPRODUCTION.md (:mod:`imcpnn.report`): our device values and neuron-vs-model errors beside the
+    """Rows for REPRODUCTION.md (:mod:`imcpnn.repro.report`): our device values and neuron-vs-model errors beside the
     paper's (Table 2, Fig. 7). Ours are pre-layout schematic simulations; the paper's are post-layout."""
     note = "schematic (pre-layout) sky130 tt; paper post-layout"
     rows = [

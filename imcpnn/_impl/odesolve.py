@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 import torchdiffeq
 
-from imcpnn.exact import park_silent
+from imcpnn._impl.exact import park_silent
 
 
 def _options(dtype: torch.dtype, ode_options: dict | None) -> dict:

@@ -3,7 +3,7 @@ Algorithms 1 and 2).
 
 Vectorised: one ``sort`` per sample, one gather of the (weight, beta*weight) columns into spike order and one
 ``cumsum`` give f_k, g_k on every inter-spike interval (Eq. 18-19); the interval recurrences are solved by
-the loop-free kernels of :mod:`imcpnn.piecewise`. Memory and time are O(batch * n_in * n_out), the cost
+the loop-free kernels of :mod:`imcpnn._impl.piecewise`. Memory and time are O(batch * n_in * n_out), the cost
 that DSTD removes (Table 1).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from imcpnn import piecewise
+from imcpnn._impl import piecewise
 
 
 def sorted_coefficients(

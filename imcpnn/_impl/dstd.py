@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from imcpnn import piecewise
+from imcpnn._impl import piecewise
 
 
 def grid(steps: int, t_offset: torch.Tensor, t_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,15 +13,13 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+from imcpnn._impl.paths import repo_root
+
+__all__ = [
+    "PROFILES", "repo_root", "check_profile", "OutputDirs", "output_dirs", "machine_info", "save_figure", "write_json",
+]
+
 PROFILES = ("smoke", "quick", "paper")
-
-
-def repo_root() -> Path:
-    """The project checkout (the folder holding ``pyproject.toml``)."""
-    here = Path(__file__).resolve().parent.parent
-    if (here / "pyproject.toml").exists():
-        return here
-    return Path.cwd()
 
 
 def check_profile(profile: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from imcpnn import profiles
+from imcpnn.repro import profiles
 from imcpnn.train import TrainConfig, evaluate, load_data, load_model, train
 
 _DATA_CACHE: dict[tuple, tuple[torch.Tensor, ...]] = {}

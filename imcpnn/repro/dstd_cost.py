@@ -19,8 +19,8 @@ high-water mark (VmHWM, reset through /proc/self/clear_refs before each step, gl
 its free memory trimmed, so every tensor is an mmap that shows in RSS) minus the RSS before the step. Slow or big
 methods stop at a time cap or at a predicted memory cap; where they stop is recorded.
 
-Run: ``python -m imcpnn.bench --profile {smoke,quick,paper}`` (``make bench``). Writes ``dstd_cost.json`` and the
-figures ``fig3cd_rcspike_cost``, ``fig3ef_ttfs_cost`` and ``fig_conv_cost`` into the profile's output folders.
+Run: ``python -m imcpnn.repro.dstd_cost --profile {smoke,quick,paper}`` (``make bench``). Writes ``dstd_cost.json``
+and the figures ``fig3cd_rcspike_cost``, ``fig3ef_ttfs_cost`` and ``fig_conv_cost`` into the profile's output folders.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from imcpnn import functional as F
-from imcpnn.profiles import check_profile, machine_info, output_dirs, save_figure, write_json
+from imcpnn.repro.profiles import check_profile, machine_info, output_dirs, save_figure, write_json
 
 __all__ = [
     "BenchConfig",
@@ -584,7 +584,7 @@ def run(profile: str = "quick", *, device: str | None = None, conv: bool = True,
 
 
 def paper_comparison(payload: dict) -> list[dict]:
-    """Rows for REPRODUCTION.md (see :mod:`imcpnn.report`): our ratios and exponents beside the paper's claims."""
+    """Rows for REPRODUCTION.md (see :mod:`imcpnn.repro.report`): our ratios and exponents beside the paper's claims."""
     summ = payload["summary"]
     tg, ex = summ["targets"], summ["exponents"]
     where = f"N_in = N_out = {tg['n_in']}, batch {tg['batch']}, M = {tg['steps']}"
@@ -765,7 +765,7 @@ def format_summary(payload: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imcpnn.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m imcpnn.repro.dstd_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"))
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--rerun", action="store_true", help="ignore a cached result with the same config")

@@ -366,6 +366,60 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 # training
 
 
+def objective(model: nn.Module, t_out: torch.Tensor, target: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """The training objective of one mini-batch: the spike-time loss of arXiv 2412.09010v1 Eq. 49-52."""
+    return spike_time_loss(t_out, target, tau_soft=config.tau_soft, gamma1=config.gamma1, t_ref=config.t_ref)
+
+
+def _lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    return config.lr
+
+
+def train_epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    epoch: int,
+    *,
+    device: torch.device,
+    progress: bool = False,
+) -> tuple[float, float]:
+    """One epoch (1-based ``epoch``) of mini-batch training in the seeded order of that epoch.
+
+    Returns (mean training loss, training accuracy). Raises FloatingPointError on a non-finite loss.
+    """
+    n, bs = len(x), config.batch_size
+    n_batches = math.ceil(n / bs)
+    total_steps = n_batches * config.epochs
+    model.train()
+    perm = torch.randperm(n, generator=_epoch_generator(config.seed, epoch))
+    loss_sum, correct = 0.0, 0
+    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{config.epochs}", disable=not progress,
+               file=sys.stderr, mininterval=2.0, leave=False)  # fmt: skip
+    for b in bar:
+        idx = perm[b * bs : (b + 1) * bs]
+        xb, yb = x[idx].to(device), y[idx].to(device)
+        t_out = model(xb)
+        loss = objective(model, t_out, yb, config)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss at epoch {epoch}, batch {b}")
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(config, (epoch - 1) * n_batches + b, total_steps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += float(loss.detach()) * len(idx)
+        correct += int((predict(t_out.detach()) == yb).sum())
+        if progress and b % 20 == 0:
+            bar.set_postfix(loss=f"{loss_sum / min(n, (b + 1) * bs):.3f}")
+    bar.close()
+    return loss_sum / n, correct / n
+
+
 def train(
     config: TrainConfig,
     out: str | os.PathLike[str],
@@ -411,9 +465,6 @@ def train(
     torch.manual_seed(config.seed)
     model = build_model(config).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    n, bs = len(x_tr), config.batch_size
-    n_batches = math.ceil(n / bs)
-    total_steps = n_batches * config.epochs
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -422,35 +473,12 @@ def train(
     start = len(metrics["epochs"])
     for epoch in range(start + 1, config.epochs + 1):
         t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, generator=_epoch_generator(config.seed, epoch))
-        loss_sum, correct = 0.0, 0
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{config.epochs}", disable=not progress,
-                   file=sys.stderr, mininterval=2.0, leave=False)  # fmt: skip
-        for b in bar:
-            idx = perm[b * bs : (b + 1) * bs]
-            xb, yb = x_tr[idx].to(dev), y_tr[idx].to(dev)
-            t_out = model(xb)
-            loss = spike_time_loss(t_out, yb, tau_soft=config.tau_soft, gamma1=config.gamma1, t_ref=config.t_ref)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite training loss at epoch {epoch}, batch {b}")
-            if config.lr_schedule == "cosine":
-                step = (epoch - 1) * n_batches + b
-                for group in opt.param_groups:
-                    group["lr"] = config.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += int((predict(t_out.detach()) == yb).sum())
-            if progress and b % 20 == 0:
-                bar.set_postfix(loss=f"{loss_sum / min(n, (b + 1) * bs):.3f}")
-        bar.close()
+        train_loss, train_acc = train_epoch(model, opt, x_tr, y_tr, config, epoch, device=dev, progress=progress)
         t1 = time.perf_counter()
         test_acc = evaluate(model, x_te_dev, y_te_cpu, seed=config.seed)
         t2 = time.perf_counter()
         metrics["epochs"].append({
-            "epoch": epoch, "train_loss": loss_sum / n, "train_accuracy": correct / n,
+            "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
             "test_accuracy": test_acc, "train_time_s": round(t1 - t0, 3), "eval_time_s": round(t2 - t1, 3),
         })  # fmt: skip
         state = {
@@ -460,7 +488,7 @@ def train(
         _atomic_write_bytes(out / "checkpoint.pt", lambda f, s=state: torch.save(s, f))
         _atomic_json(out / "metrics.json", metrics)
         if progress:
-            print(f"[{out.name}] epoch {epoch}: loss {loss_sum / n:.4f}, test acc {test_acc:.4f} "
+            print(f"[{out.name}] epoch {epoch}: loss {train_loss:.4f}, test acc {test_acc:.4f} "
                   f"({t1 - t0:.1f} s train, {t2 - t1:.1f} s eval)", file=sys.stderr)  # fmt: skip
     return metrics
 

@@ -1,15 +1,17 @@
 """Functional core: the IMC-aware neuron in its RC-Spike and TTFS variants, three interchangeable solvers.
 
-Model (PAPER.md Eq. 8-11, alpha = 0): dv/dt = -f(t) v + g(t), f = sum_j beta_ij w_ij theta(t - t_j),
+Model (arXiv 2412.09010v1 Eq. 8-11, alpha = 0): dv/dt = -f(t) v + g(t), f = sum_j beta_ij w_ij theta(t - t_j),
 g = sum_j w_ij theta(t - t_j), beta_ij = 1/E_pos for w_ij >= 0 and 1/E_neg for w_ij < 0, v(0) = 0.
 
-Solvers (``method``):
-  * ``"exact"``: the event-driven closed form on sorted spikes (Eq. 12-33), vectorised over inputs;
-  * ``"ode"``: adaptive numerical integration with torchdiffeq (independent reference, see imcpnn._impl.odesolve);
-  * ``"dstd"``: differentiable spike-time discretization on M = ``steps`` grid points (Eq. 34-47).
+Solvers (``method``), as strings or as solver descriptions (:class:`Exact`, :class:`DSTD`, :class:`ODE`):
+  * ``"exact"`` / ``Exact()``: the event-driven closed form on sorted spikes (Eq. 12-33), vectorised over inputs;
+  * ``"ode"`` / ``ODE(rtol, atol, ...)``: adaptive integration with torchdiffeq (an independent reference);
+  * ``"dstd"`` / ``DSTD(steps, offset)``: differentiable spike-time discretization on M grid points (Eq. 34-47).
 
 Shapes: ``t_in`` [batch, n_in], ``weight`` [n_out, n_in] (the ``torch.nn.Linear`` convention); outputs
 [batch, n_out]. ``e_rev`` is E > 0 (meaning E_pos = E, E_neg = -E), a pair (E_pos, E_neg), or ``math.inf``.
+Convolutional layers (Section 3.3): :func:`rc_spike_conv2d_potential` and :func:`ttfs_conv2d` on spike-time
+maps [batch, C, H, W] (DSTD only, as in the paper).
 """
 
 from __future__ import annotations
@@ -17,42 +19,59 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn import functional as tnf
 
 from imcpnn._impl import dstd as _dstd
 from imcpnn._impl import exact as _exact
 from imcpnn._impl import odesolve as _ode
+from imcpnn._impl.piecewise import beta_weight as _beta_weight
+from imcpnn._impl.solvers import DSTD, ODE, Exact, Solver, solver_from
 from imcpnn._impl.validate import (
     ERev,
+    check_conv_inputs,
     check_layer_inputs,
-    check_method,
     check_nonnegative_times,
-    check_offset,
-    check_steps,
+    check_positive_finite,
     check_unit_interval,
     is_ideal,
+    parse_erev,
     reversal_potentials,
 )
 
 __all__ = [
+    "ERev",
+    "reversal_potentials",
+    "parse_erev",
+    "Exact",
+    "DSTD",
+    "ODE",
+    "Solver",
+    "solver_from",
     "beta_weight",
     "rc_spike_potential",
     "rc_spike",
     "firing_time",
     "ttfs",
     "membrane_trace",
+    "rc_spike_conv2d_potential",
+    "ttfs_conv2d",
 ]
 
 
 def beta_weight(weight: torch.Tensor, e_rev: ERev) -> torch.Tensor:
     """beta_ij w_ij (Eq. 11): w/E_pos for w >= 0, w/E_neg for w < 0; always >= 0, zero in the ideal limit."""
-    e_pos, e_neg = reversal_potentials(e_rev)
-    return torch.where(weight >= 0, weight / e_pos, weight / e_neg)
+    return _beta_weight(weight, *reversal_potentials(e_rev))
 
 
-def _dstd_args(steps: int | None, offset: str | float, t_max: float, like: torch.Tensor):
-    steps = check_steps(steps)
-    check_offset(offset, t_max / (steps - 1))
-    return steps, _dstd.resolve_offset(offset, steps, t_max, like)
+def _ode_call(fn, e_rev: tuple[float, float], solver: ODE, *args):
+    try:
+        return fn(*args, solver)
+    except _ode.StepLimitError as err:
+        raise ValueError(
+            f"method='ode' exceeded its step cap ode_options['max_steps']={err.cap} at "
+            f"e_rev=({e_rev[0]:g}, {e_rev[1]:g}): the ODE is too stiff for the adaptive solver; use method='exact' "
+            "or 'dstd', or raise max_steps"
+        ) from None
 
 
 def rc_spike_potential(
@@ -60,9 +79,9 @@ def rc_spike_potential(
     weight: torch.Tensor,
     e_rev: ERev,
     *,
-    method: str = "exact",
+    method: str | Solver = "exact",
     steps: int | None = None,
-    offset: str | float = "random",
+    offset: str | float | None = "random",
     ode_options: dict | None = None,
 ) -> torch.Tensor:
     """Membrane potential v(1) at the end of the RC-Spike accumulation phase (Eq. 21-25, 39-40).
@@ -71,26 +90,27 @@ def rc_spike_potential(
         t_in: input spike times in [0, 1], [batch, n_in].
         weight: [n_out, n_in].
         e_rev: |E| (symmetric), (E_pos, E_neg) or ``math.inf`` (ideal: exactly ``(1 - t_in) @ weight.T``).
-        method: ``"exact"``, ``"ode"`` or ``"dstd"``.
+        method: ``"exact"``, ``"ode"``, ``"dstd"`` or a solver description (``DSTD(10, "fixed")``...).
         steps: DSTD grid points M >= 2 (``method="dstd"`` only).
         offset: DSTD grid offset: ``"random"`` (U(0, dtau), drawn anew on every call), ``"fixed"`` (0) or
             a float in [0, dtau).
-        ode_options: for ``method="ode"``: ``rtol``, ``atol``, ``method`` (torchdiffeq solver), ``adjoint``.
+        ode_options: for ``method="ode"``: ``rtol``, ``atol``, ``method`` (torchdiffeq solver), ``adjoint``,
+            ``max_steps`` (the step cap).
     """
-    check_method(method)
+    solver = solver_from(method, steps, offset, ode_options)
     check_layer_inputs(t_in, weight)
     check_unit_interval(t_in)
     e_pos, e_neg = reversal_potentials(e_rev)
-    if method == "dstd":
-        steps, t_offset = _dstd_args(steps, offset, 1.0, t_in)
+    if isinstance(solver, DSTD):
+        t_offset = solver.grid_offset(t_in)
     if is_ideal(e_pos, e_neg):
         return (1.0 - t_in) @ weight.t()
-    if method == "dstd":
-        return _dstd.rc_spike_potential(t_in, weight, (e_pos, e_neg), steps, t_offset)
-    bw = beta_weight(weight, (e_pos, e_neg))
-    if method == "exact":
+    if isinstance(solver, DSTD):
+        return _dstd.rc_spike_potential(t_in, weight, (e_pos, e_neg), solver.steps, t_offset)
+    bw = _beta_weight(weight, e_pos, e_neg)
+    if isinstance(solver, Exact):
         return _exact.rc_spike_potential(t_in, weight, bw)
-    return _ode.rc_spike_potential(t_in, weight, bw, ode_options)
+    return _ode_call(_ode.rc_spike_potential, (e_pos, e_neg), solver, t_in, weight, bw)
 
 
 def firing_time(v1: torch.Tensor, e_dis: float | None = None) -> torch.Tensor:
@@ -100,9 +120,9 @@ def firing_time(v1: torch.Tensor, e_dis: float | None = None) -> torch.Tensor:
     Eq. 82-85; beta = 1/e_dis, e_dis > 1): t = clip(1 - ln(1 - beta v1) / ln(1 - beta)), which tends to the
     ideal ramp as e_dis -> inf.
     """
-    if e_dis is None or math.isinf(e_dis):
+    if e_dis is None or (isinstance(e_dis, float) and math.isinf(e_dis) and e_dis > 0):
         return torch.clamp(1.0 - v1, 0.0, 1.0)
-    if not (isinstance(e_dis, (int, float)) and e_dis > 1.0):
+    if isinstance(e_dis, bool) or not (isinstance(e_dis, (int, float)) and e_dis > 1.0):
         raise ValueError(f"e_dis must be a number in (1, inf] (the discharger's E_dis), got {e_dis!r}")
     beta = 1.0 / float(e_dis)
     v = torch.clamp(v1, max=1.0)  # v1 >= 1 fires at once; keeps 1 - beta v > 0
@@ -114,9 +134,9 @@ def rc_spike(
     weight: torch.Tensor,
     e_rev: ERev,
     *,
-    method: str = "exact",
+    method: str | Solver = "exact",
     steps: int | None = None,
-    offset: str | float = "random",
+    offset: str | float | None = "random",
     ode_options: dict | None = None,
     e_dis: float | None = None,
 ) -> torch.Tensor:
@@ -128,40 +148,45 @@ def rc_spike(
     return firing_time(v1, e_dis)
 
 
+def _check_v_th(v_th: float) -> float:
+    return check_positive_finite(v_th, "v_th")
+
+
 def ttfs(
     t_in: torch.Tensor,
     weight: torch.Tensor,
     e_rev: ERev,
     *,
     v_th: float = 1.0,
-    method: str = "exact",
+    method: str | Solver = "exact",
     steps: int | None = None,
-    offset: str | float = "random",
+    offset: str | float | None = "random",
     t_max: float = 1.0,
     ode_options: dict | None = None,
 ) -> torch.Tensor:
     """Time-to-first-spike output times (Eq. 28-29, 41-44): the first time v reaches ``v_th``; ``+inf`` for
     a neuron that never fires. Inputs are times >= 0 or ``+inf`` (no spike). ``t_max`` is the end of the DSTD
-    grid (inputs must not exceed it with ``method="dstd"``); the exact and ODE solvers need no window.
+    grid (inputs must not exceed it with DSTD); the exact and ODE solvers need no window.
     """
-    check_method(method)
+    solver = solver_from(method, steps, offset, ode_options)
     check_layer_inputs(t_in, weight)
     check_nonnegative_times(t_in)
-    if not (isinstance(v_th, (int, float)) and v_th > 0 and math.isfinite(v_th)):
-        raise ValueError(f"v_th must be a finite number > 0, got {v_th!r}")
+    v_th = _check_v_th(v_th)
+    t_max = check_positive_finite(t_max, "t_max")
     e_pos, e_neg = reversal_potentials(e_rev)
-    bw = beta_weight(weight, (e_pos, e_neg))
-    if method == "exact":
-        return _exact.ttfs(t_in, weight, bw, float(v_th))
-    if method == "ode":
-        return _ode.ttfs(t_in, weight, bw, float(v_th), ode_options)
-    if not (t_max > 0 and math.isfinite(t_max)):
-        raise ValueError(f"t_max must be a finite number > 0, got {t_max!r}")
-    finite = t_in.detach()[torch.isfinite(t_in)]
+    bw = _beta_weight(weight, e_pos, e_neg)
+    if isinstance(solver, Exact):
+        return _exact.ttfs(t_in, weight, bw, v_th)
+    if isinstance(solver, ODE):
+        return _ode_call(_ode.ttfs, (e_pos, e_neg), solver, t_in, weight, bw, v_th)
+    _check_window(t_in, t_max)
+    return _dstd.ttfs(t_in, weight, bw, v_th, solver.steps, solver.grid_offset(t_in, t_max), t_max)
+
+
+def _check_window(t: torch.Tensor, t_max: float) -> None:
+    finite = t.detach()[torch.isfinite(t)]
     if finite.numel() and float(finite.max()) > t_max:
         raise ValueError(f"t_in must lie in [0, t_max={t_max:g}] (or be +inf) for method='dstd'")
-    steps, t_offset = _dstd_args(steps, offset, t_max, t_in)
-    return _dstd.ttfs(t_in, weight, bw, float(v_th), steps, t_offset, t_max)
 
 
 def membrane_trace(
@@ -170,24 +195,84 @@ def membrane_trace(
     e_rev: ERev,
     t_grid: torch.Tensor,
     *,
-    method: str = "exact",
+    method: str | Solver = "exact",
     steps: int | None = None,
-    offset: str | float = "fixed",
+    offset: str | float | None = "fixed",
 ) -> torch.Tensor:
-    """v(t) of the accumulation phase (no threshold, no reset) at the times ``t_grid`` [T], as [batch, n_out, T].
+    """v(t) of the accumulation phase (no threshold, no reset) at the times ``t_grid`` [T] in [0, 1], as
+    [batch, n_out, T].
 
     ``method="exact"`` gives the true trajectory (Eq. 12); ``method="dstd"`` the DSTD model's trajectory with
     the interval-averaged coefficients on its grid (what Fig. 2c,d compare). Inputs in [0, 1].
     """
-    if method not in ("exact", "dstd"):
-        raise ValueError(f"method must be 'exact' or 'dstd' for membrane_trace, got {method!r}")
+    solver = solver_from(method, steps, offset if method == "dstd" or isinstance(method, DSTD) else None)
+    if isinstance(solver, ODE):
+        raise ValueError("method must be 'exact' or 'dstd' for membrane_trace, got 'ode'")
     check_layer_inputs(t_in, weight)
     check_unit_interval(t_in)
     t_grid = torch.as_tensor(t_grid, dtype=t_in.dtype, device=t_in.device)
     if t_grid.dim() != 1:
         raise ValueError(f"t_grid must be a 1-D tensor of times, got shape {tuple(t_grid.shape)}")
+    if torch.isnan(t_grid).any() or (t_grid < 0).any() or (t_grid > 1).any():
+        raise ValueError("t_grid must hold times in [0, 1] (the accumulation phase), without NaN")
     bw = beta_weight(weight, e_rev)
-    if method == "exact":
+    if isinstance(solver, Exact):
         return _exact.membrane_trace(t_in, weight, bw, t_grid)
-    steps, t_offset = _dstd_args(steps, offset, 1.0, t_in)
-    return _dstd.membrane_trace(t_in, weight, bw, t_grid, steps, t_offset)
+    return _dstd.membrane_trace(t_in, weight, bw, t_grid, solver.steps, solver.grid_offset(t_in))
+
+
+def _conv_solver(method: str | Solver, steps: int | None, offset: str | float | None) -> DSTD:
+    solver = solver_from(method, steps, offset)
+    if not isinstance(solver, DSTD):
+        raise ValueError(f"convolutional layers are solved by DSTD only (Section 3.3); got method={method!r}")
+    return solver
+
+
+def rc_spike_conv2d_potential(
+    t: torch.Tensor,
+    weight: torch.Tensor,
+    e_rev: ERev,
+    *,
+    method: str | Solver = "dstd",
+    steps: int | None = None,
+    offset: str | float | None = "random",
+    stride: int = 1,
+    padding: int = 1,
+) -> torch.Tensor:
+    """v(1) of a convolutional RC-Spike layer (Eq. 39-40 with convolutions): ``t`` [B, C, H, W] in [0, 1],
+    ``weight`` [O, C, k, k]; returns [B, O, H', W']. The ideal limit is exactly ``conv2d(1 - t, weight)``."""
+    solver = _conv_solver(method, steps, offset)
+    check_conv_inputs(t, weight, stride, padding)
+    check_unit_interval(t, "t")
+    e_pos, e_neg = reversal_potentials(e_rev)
+    t_offset = solver.grid_offset(t)
+    if is_ideal(e_pos, e_neg):
+        return tnf.conv2d(1.0 - t, weight, stride=stride, padding=padding)
+    bw = _beta_weight(weight, e_pos, e_neg)
+    return _dstd.rc_spike_conv2d_potential(t, weight, bw, solver.steps, t_offset, stride, padding)
+
+
+def ttfs_conv2d(
+    t: torch.Tensor,
+    weight: torch.Tensor,
+    e_rev: ERev,
+    *,
+    v_th: float = 1.0,
+    method: str | Solver = "dstd",
+    steps: int | None = None,
+    offset: str | float | None = "random",
+    t_max: float = 1.0,
+    stride: int = 1,
+    padding: int = 1,
+) -> torch.Tensor:
+    """First-spike times of a convolutional TTFS layer by DSTD (Eq. 41-44 with convolutions); +inf where a
+    neuron does not fire. ``t`` [B, C, H, W] holds times in [0, t_max] or +inf."""
+    solver = _conv_solver(method, steps, offset)
+    check_conv_inputs(t, weight, stride, padding)
+    check_nonnegative_times(t, "t")
+    v_th = _check_v_th(v_th)
+    t_max = check_positive_finite(t_max, "t_max")
+    _check_window(t, t_max)
+    bw = beta_weight(weight, e_rev)
+    t_offset = solver.grid_offset(t, t_max)
+    return _dstd.ttfs_conv2d(t, weight, bw, v_th, solver.steps, t_offset, t_max, stride, padding)

@@ -1,5 +1,5 @@
 """``torch.nn`` layers over the functional core: RC-Spike and TTFS, dense and convolutional, plus the spike
-encoding, time-domain pooling and spike-time noise used by the paper's networks (PAPER.md §1.4, §3).
+encoding, time-domain pooling and spike-time noise of the paper's networks (arXiv 2412.09010v1 Section 3, App. C).
 
 Training vs evaluation (App. E): in ``train()`` mode a DSTD layer uses ``steps`` grid points with
 ``offset`` (default ``"random"``: a new offset per call, i.e. per mini-batch and layer, Algorithms 3-4); in
@@ -16,17 +16,12 @@ from torch import nn
 from torch.nn import functional as tnf
 
 from imcpnn import functional as F
-from imcpnn._impl import dstd, piecewise
-from imcpnn._impl.validate import (
-    ERev,
-    check_method,
-    check_no_nan,
-    check_offset,
-    check_steps,
-    check_unit_interval,
-    is_ideal,
-    reversal_potentials,
-)
+from imcpnn.functional import DSTD, ODE, ERev, Exact, Solver, reversal_potentials, solver_from
+
+__all__ = [
+    "encode", "he_uniform_", "he_bound", "SpikingLayer", "RCSpikeLinear", "TTFSLinear", "RCSpikeConv2d",
+    "TTFSConv2d", "TimeMinPool2d", "SpikeNoise",
+]
 
 
 def encode(x: torch.Tensor, tau_in: float = 1.0) -> torch.Tensor:
@@ -36,51 +31,85 @@ def encode(x: torch.Tensor, tau_in: float = 1.0) -> torch.Tensor:
     return tau_in * (1.0 - x)
 
 
+def he_bound(fan_in: int, gain: float = 1.0) -> float:
+    """The He-uniform bound gain * sqrt(6 / fan_in): the one definition (initialisation and benchmarks)."""
+    return gain * math.sqrt(6.0 / fan_in)
+
+
 def he_uniform_(weight: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-    """Our RC-Spike initialisation (the paper gives none, PAPER.md §1.3): U(-b, b), b = gain sqrt(6 / fan_in),
+    """Our RC-Spike initialisation (the paper gives none): U(-b, b), b = gain sqrt(6 / fan_in),
     the He bound for the hard-sigmoid units that RC-Spike becomes at |E| -> inf."""
-    fan_in = weight[0].numel()
-    bound = gain * math.sqrt(6.0 / fan_in)
+    bound = he_bound(weight[0].numel(), gain)
     with torch.no_grad():
         return weight.uniform_(-bound, bound)
 
 
-class _DSTDLayer(nn.Module):
-    """Common state: reversal potentials, solver and the train/test DSTD settings."""
+def _solvers(method: str | Solver, steps: int, test_steps: int | None, offset: str | float,
+             test_offset: str | float) -> tuple[Solver, Solver]:  # fmt: skip
+    """Train- and test-time solvers from the layer's keyword sugar (checked once, in ``solver_from``)."""
+    if isinstance(method, (DSTD, Exact, ODE)):
+        return method, method
+    if method == "dstd":
+        test = test_steps if test_steps is not None else steps
+        return solver_from("dstd", steps, offset), solver_from("dstd", test, test_offset)
+    solver = solver_from(method)
+    return solver, solver
 
-    def __init__(
-        self,
-        e_rev: ERev,
-        steps: int,
-        test_steps: int | None,
-        offset: str | float,
-        test_offset: str | float,
-        method: str,
-    ) -> None:
+
+class SpikingLayer(nn.Module):
+    """Common state of every spiking layer: its reversal potentials and two solver descriptions, one for
+    training (``solver``) and one for evaluation (``test_solver``), chosen by ``self.training`` (App. E)."""
+
+    def __init__(self, e_rev: ERev, solver: Solver, test_solver: Solver) -> None:
         super().__init__()
         self.e_pos, self.e_neg = reversal_potentials(e_rev)
-        self.method = check_method(method)
-        self.steps = check_steps(steps)
-        self.test_steps = check_steps(test_steps if test_steps is not None else steps)
-        check_offset(offset, 1.0 / (self.steps - 1))
-        check_offset(test_offset, 1.0 / (self.test_steps - 1))
-        self.offset, self.test_offset = offset, test_offset
+        self.solver, self.test_solver = solver, test_solver
 
     @property
     def e_rev(self) -> tuple[float, float]:
         return (self.e_pos, self.e_neg)
 
-    def dstd_settings(self) -> tuple[int, str | float]:
-        return (self.steps, self.offset) if self.training else (self.test_steps, self.test_offset)
+    def set_e_rev(self, e_rev: ERev) -> None:
+        """Evaluate (or train) the same weights at other reversal potentials (the ANN baseline of App. F)."""
+        self.e_pos, self.e_neg = reversal_potentials(e_rev)
+
+    def set_test_solver(self, solver: Solver) -> None:
+        """Switch the evaluation-time solver of a trained layer (e.g. another test-time M, Fig. 13)."""
+        if not isinstance(solver, (DSTD, Exact, ODE)):
+            raise ValueError(f"solver must be Exact(), DSTD(steps, offset) or ODE(...), got {solver!r}")
+        self.test_solver = solver
+
+    @property
+    def active_solver(self) -> Solver:
+        return self.solver if self.training else self.test_solver
+
+    # read-only views of the solver settings
+    @property
+    def method(self) -> str:
+        return self.solver.name
+
+    @property
+    def steps(self) -> int | None:
+        return getattr(self.solver, "steps", None)
+
+    @property
+    def test_steps(self) -> int | None:
+        return getattr(self.test_solver, "steps", None)
+
+    @property
+    def offset(self) -> str | float | None:
+        return getattr(self.solver, "offset", None)
+
+    @property
+    def test_offset(self) -> str | float | None:
+        return getattr(self.test_solver, "offset", None)
 
     def extra_repr(self) -> str:
-        return (
-            f"e_rev=({self.e_pos:g}, {self.e_neg:g}), method={self.method}, steps={self.steps}, "
-            f"test_steps={self.test_steps}, offset={self.offset}, test_offset={self.test_offset}"
-        )
+        return (f"e_rev=({self.e_pos:g}, {self.e_neg:g}), solver={self.solver.describe()}, "
+                f"test_solver={self.test_solver.describe()}")  # fmt: skip
 
 
-class RCSpikeLinear(_DSTDLayer):
+class RCSpikeLinear(SpikingLayer):
     """Dense RC-Spike layer: spike times in, spike times out (Eq. 20-27; DSTD Eq. 39-40)."""
 
     def __init__(
@@ -93,24 +122,22 @@ class RCSpikeLinear(_DSTDLayer):
         test_steps: int | None = 30,
         offset: str | float = "random",
         test_offset: str | float = "fixed",
-        method: str = "dstd",
+        method: str | Solver = "dstd",
         e_dis: float | None = None,
         init_gain: float = 1.0,
     ) -> None:
-        super().__init__(e_rev, steps, test_steps, offset, test_offset, method)
+        super().__init__(e_rev, *_solvers(method, steps, test_steps, offset, test_offset))
         self.in_features, self.out_features, self.e_dis = in_features, out_features, e_dis
         self.weight = nn.Parameter(he_uniform_(torch.empty(out_features, in_features), init_gain))
 
     def potential(self, t: torch.Tensor) -> torch.Tensor:
-        steps, offset = self.dstd_settings()
-        kw = {"steps": steps, "offset": offset} if self.method == "dstd" else {}
-        return F.rc_spike_potential(t, self.weight, self.e_rev, method=self.method, **kw)
+        return F.rc_spike_potential(t, self.weight, self.e_rev, method=self.active_solver)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return F.firing_time(self.potential(t), self.e_dis)
 
 
-class TTFSLinear(_DSTDLayer):
+class TTFSLinear(SpikingLayer):
     """Dense TTFS layer (Eq. 28-29; DSTD Eq. 41-44); +inf marks a neuron that did not fire."""
 
     def __init__(
@@ -123,56 +150,36 @@ class TTFSLinear(_DSTDLayer):
         test_steps: int | None = 60,
         offset: str | float = "random",
         test_offset: str | float = "fixed",
-        method: str = "dstd",
+        method: str | Solver = "dstd",
         v_th: float = 1.0,
         t_max: float = 1.0,
         init_gain: float = 1.0,
     ) -> None:
-        super().__init__(e_rev, steps, test_steps, offset, test_offset, method)
+        super().__init__(e_rev, *_solvers(method, steps, test_steps, offset, test_offset))
         self.in_features, self.out_features, self.v_th, self.t_max = in_features, out_features, v_th, t_max
         self.weight = nn.Parameter(he_uniform_(torch.empty(out_features, in_features), init_gain))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        steps, offset = self.dstd_settings()
-        kw = {"steps": steps, "offset": offset, "t_max": self.t_max} if self.method == "dstd" else {}
-        return F.ttfs(t, self.weight, self.e_rev, v_th=self.v_th, method=self.method, **kw)
+        return F.ttfs(t, self.weight, self.e_rev, v_th=self.v_th, method=self.active_solver, t_max=self.t_max)
 
 
-class _DSTDConv2d(_DSTDLayer):
-    """f~ and g~ of a convolutional layer: the cumulative spike variables S [B, M, C, H, W] are folded into the
-    batch and convolved ONCE with the concatenated kernels [beta*w ; w] (Eq. 37-38 as convolutions). Zero
-    padding of S is exactly padding with spikes at t = 1 (intensity 0), which contribute nothing."""
+class _SpikingConv2d(SpikingLayer):
+    """Kernel and geometry of the convolutional layers (solved by DSTD through :mod:`imcpnn.functional`)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, e_rev, steps, test_steps, offset, test_offset,
                  stride, padding, init_gain) -> None:  # fmt: skip
-        super().__init__(e_rev, steps, test_steps, offset, test_offset, "dstd")
+        super().__init__(e_rev, *_solvers("dstd", steps, test_steps, offset, test_offset))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         w = torch.empty(out_channels, in_channels, kernel_size, kernel_size)
         self.weight = nn.Parameter(he_uniform_(w, init_gain))
 
-    def _beta_weight(self) -> torch.Tensor:
-        return torch.where(self.weight >= 0, self.weight / self.e_pos, self.weight / self.e_neg)
-
-    def _grid(self, t: torch.Tensor, t_max: float = 1.0):
+    def _check(self, t: torch.Tensor) -> None:
         if t.dim() != 4 or t.shape[1] != self.in_channels:
             raise ValueError(f"t must have shape [batch, {self.in_channels}, H, W], got {tuple(t.shape)}")
-        check_no_nan(t, "t")
-        steps, offset = self.dstd_settings()
-        t_offset = dstd.resolve_offset(offset, steps, t_max, t)
-        return dstd.grid(steps, t_offset, t_max)
-
-    def _conv(self, x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-        return tnf.conv2d(x, kernels, stride=self.stride, padding=self.padding)
-
-    def _coefficients(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b, m = s.shape[:2]
-        fg = self._conv(s.flatten(0, 1), torch.cat([self._beta_weight(), self.weight], 0))
-        fg = fg.unflatten(0, (b, m))  # [B, M, 2*O, H', W']
-        return fg[:, :, : self.out_channels], fg[:, :, self.out_channels :]
 
 
-class RCSpikeConv2d(_DSTDConv2d):
+class RCSpikeConv2d(_SpikingConv2d):
     """Convolutional RC-Spike layer by DSTD: spike-time maps [B, C, H, W] in, [B, O, H', W'] out."""
 
     def __init__(
@@ -196,18 +203,15 @@ class RCSpikeConv2d(_DSTDConv2d):
         self.e_dis = e_dis
 
     def potential(self, t: torch.Tensor) -> torch.Tensor:
-        points, widths = self._grid(t)
-        check_unit_interval(t, "t")
-        if is_ideal(self.e_pos, self.e_neg):
-            return self._conv(1.0 - t, self.weight)
-        f, g = self._coefficients(dstd.spike_variables(t, points, widths, dim=1))
-        return piecewise.final_potential(f, g, widths.view(1, -1, 1, 1, 1))
+        self._check(t)
+        return F.rc_spike_conv2d_potential(t, self.weight, self.e_rev, method=self.active_solver,
+                                           stride=self.stride, padding=self.padding)  # fmt: skip
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return F.firing_time(self.potential(t), self.e_dis)
 
 
-class TTFSConv2d(_DSTDConv2d):
+class TTFSConv2d(_SpikingConv2d):
     """Convolutional TTFS layer by DSTD (Eq. 41-44 with convolutions); +inf where a neuron does not fire."""
 
     def __init__(
@@ -232,11 +236,9 @@ class TTFSConv2d(_DSTDConv2d):
         self.v_th, self.t_max = v_th, t_max
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        points, widths = self._grid(t, self.t_max)
-        f, g = self._coefficients(dstd.spike_variables(t, points, widths, dim=1))
-        live = torch.isfinite(t).to(t.dtype)
-        f_all, g_all = self._coefficients(live.unsqueeze(1))
-        return dstd.first_crossing_on_grid(f, g, f_all, g_all, points, widths, self.v_th)
+        self._check(t)
+        return F.ttfs_conv2d(t, self.weight, self.e_rev, v_th=self.v_th, method=self.active_solver, t_max=self.t_max,
+                             stride=self.stride, padding=self.padding)  # fmt: skip
 
 
 class TimeMinPool2d(nn.Module):

@@ -1,4 +1,4 @@
-"""Network builders for the paper's RC-Spike experiments (PAPER.md §3.2, §3.3).
+"""Network builders for the paper's RC-Spike experiments (arXiv 2412.09010v1 Sections 3.2, 3.3).
 
 * :func:`mlp`: the fully connected 784-400-400-10 RC-Spike net of Fig. 4 (Fashion-MNIST).
 * :func:`vgg7`: Conv(64)-Conv(64)-PL-Conv(128)-Conv(128)-PL-Conv(256)-Conv(256)-PL-512-10 of Fig. 5 (CIFAR-10).
@@ -6,7 +6,7 @@
 Every model takes images with intensities in [0, 1] ([B, C, H, W]) and returns output spike times [B, classes].
 The input is encoded as t = 1 - x (Eq. 54-55) inside the model.
 
-Choices where the paper is silent (PAPER.md §7.3, §7.4), made here and documented:
+Choices where the paper is silent, made here and documented:
 
 * The output layer is read out without the clip to [0, 1] (:class:`RCSpikeReadout`; see there why).
 * Spike noise N(0, sigma^2) (clamped to [0, 1] except at the output) follows EVERY RC-Spike layer, the
@@ -30,12 +30,12 @@ from imcpnn.layers import (
     RCSpikeConv2d,
     RCSpikeLinear,
     SpikeNoise,
+    SpikingLayer,
     TimeMinPool2d,
-    _DSTDLayer,
     encode,
 )
 
-MODELS = ("mlp", "vgg7")
+MODELS = ("mlp", "vgg7", "iris")
 
 
 class RCSpikeReadout(RCSpikeLinear):
@@ -51,9 +51,14 @@ class RCSpikeReadout(RCSpikeLinear):
     """
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        if self.e_dis is not None:
-            raise ValueError("RCSpikeReadout supports only the ideal firing ramp (e_dis=None)")
-        return 1.0 - self.potential(t)
+        v = self.potential(t)
+        if self.e_dis is None:
+            return 1.0 - v
+        # the discharger's RC-decay firing phase (App. A, Eq. 85), unclipped; v is kept below 1/beta = E_dis,
+        # where the decay would never reach the threshold
+        beta = 1.0 / float(self.e_dis)
+        v = torch.clamp(v, max=(1.0 - 1e-6) / beta)
+        return 1.0 - torch.log1p(-beta * v) / math.log1p(-beta)
 
 
 class Encode(nn.Module):
@@ -88,16 +93,16 @@ class SpikeNet(nn.Sequential):
         for i, mod in enumerate(mods):
             x = mod(x)
             is_layer_end = isinstance(mod, SpikeNoise) or (
-                isinstance(mod, _DSTDLayer) and not (i + 1 < len(mods) and isinstance(mods[i + 1], SpikeNoise))
+                isinstance(mod, SpikingLayer) and not (i + 1 < len(mods) and isinstance(mods[i + 1], SpikeNoise))
             )
             if is_layer_end:
                 outs.append(x)
         return outs
 
 
-def dstd_layers(model: nn.Module) -> Iterator[_DSTDLayer]:
-    """The model's DSTD layers (RC-Spike / TTFS, dense and conv) in order."""
-    return (m for m in model.modules() if isinstance(m, _DSTDLayer))
+def spiking_layers(model: nn.Module) -> Iterator[SpikingLayer]:
+    """The model's spiking layers (RC-Spike / TTFS, dense and conv) in order."""
+    return (m for m in model.modules() if isinstance(m, SpikingLayer))
 
 
 def _check_common(e_rev, steps: int, sigma_spike: float, width: float) -> None:
@@ -105,8 +110,6 @@ def _check_common(e_rev, steps: int, sigma_spike: float, width: float) -> None:
         raise ValueError(f"sigma_spike must be a finite number >= 0, got {sigma_spike!r}")
     if not (isinstance(width, (int, float)) and math.isfinite(width) and width > 0):
         raise ValueError(f"width must be a finite number > 0, got {width!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
 
 
 def mlp(
@@ -179,10 +182,50 @@ def vgg7(
     return SpikeNet(*mods)
 
 
+class IrisEncode(nn.Module):
+    """Iris features x in [0, 1]^4 -> input spike times t_i = x_i plus a bias spike at t = 0 (Eq. 56)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != 4:
+            raise ValueError(f"x must have shape [batch, 4] (Iris features), got {tuple(x.shape)}")
+        if (x < 0).any() or (x > 1).any():
+            raise ValueError("x must lie in [0, 1] (scaled Iris features)")
+        return torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)
+
+
+class IrisNet(SpikeNet):
+    """The 5-5-5 net of the circuit experiment; ``last_outputs`` holds [hidden, output] times of the last call
+    (the early-spike penalty V of Eq. 58 needs the hidden layer's times)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = self.layer_outputs(x)
+        self.last_outputs = outs
+        return outs[-1]
+
+
+def iris(
+    e_rev: float | tuple[float, float], *, e_dis: float | None = None, hidden: int = 5, classes_out: int = 5,
+    init_gain: float = 1.0,
+) -> IrisNet:
+    """The Iris 5-5-5 RC-Spike net of arXiv 2412.09010v1 Fig. 7 / Algorithms 5-6: 4 features + bias spike
+    (Eq. 56) -> ``hidden`` RC-Spike neurons -> ``classes_out`` outputs, exact solver (5 inputs: cheap), no spike
+    noise. ``e_dis`` (App. A, Eq. 82-85): the firing phase's RC decay in BOTH layers (the circuit's discharger
+    is in every neuron); ``None`` is the ideal ramp. The output layer is read out unclipped
+    (:class:`RCSpikeReadout`). 3 classes on 5 outputs: class c is output c; outputs 3 and 4 are trained by the
+    cross-entropy over all five outputs to stay late (they never win on a correct prediction).
+    """
+    kw = dict(method="exact", e_dis=e_dis, init_gain=init_gain)
+    return IrisNet(IrisEncode(), RCSpikeLinear(5, hidden, e_rev, **kw), RCSpikeReadout(hidden, classes_out, e_rev, **kw))
+
+
 def build(name: str, e_rev, *, dataset: str = "fmnist", **kwargs) -> SpikeNet:
     """A model by name (``"mlp"`` or ``"vgg7"``), with the input size of ``dataset`` (``fmnist``/``cifar10``)."""
     if name not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {name!r}")
+    if name == "iris" or dataset == "iris":
+        if name != "iris" or dataset != "iris":
+            raise ValueError(f"model 'iris' goes with dataset 'iris' only, got model {name!r}, dataset {dataset!r}")
+        return iris(e_rev, **{k: kwargs[k] for k in ("e_dis", "init_gain") if k in kwargs})
     shape = {"fmnist": (1, 28), "cifar10": (3, 32)}.get(dataset)
     if shape is None:
         raise ValueError(f"dataset must be 'fmnist' or 'cifar10', got {dataset!r}")

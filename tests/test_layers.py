@@ -1,4 +1,4 @@
-"""Layers, pooling, noise, encoding and the loss."""
+"""Layers, pooling, noise and encoding (imcpnn.layers)."""
 
 import math
 
@@ -8,7 +8,6 @@ from torch.nn import functional as tnf
 
 from imcpnn import functional as F
 from imcpnn import layers as L
-from imcpnn.loss import causal_weight_sum, firing_regularizer, predict, spike_time_loss
 
 
 def unfold_times(t, k=3, padding=1):
@@ -101,28 +100,3 @@ def test_layer_rejects_bad_settings():
         L.RCSpikeLinear(3, 2, -2.0)
     with pytest.raises(ValueError, match="shape"):
         L.RCSpikeConv2d(3, 2, 3, 1.0)(torch.rand(1, 2, 4, 4))
-
-
-def test_loss_prefers_the_earliest_correct_spike():
-    target = torch.tensor([1])
-    early = spike_time_loss(torch.tensor([[0.9, 0.2, 0.9]]), target, gamma1=0.0)
-    late = spike_time_loss(torch.tensor([[0.2, 0.9, 0.9]]), target, gamma1=0.0)
-    assert early < late
-    t = torch.tensor([[0.5, 0.5, 0.5]], requires_grad=True)
-    spike_time_loss(t, target, gamma1=0.0).backward()
-    assert t.grad[0, 1] > 0 and t.grad[0, 0] < 0  # descent moves the correct spike earlier, others later
-    assert predict(torch.tensor([[0.9, 0.2, 0.5]])).item() == 1
-    # temporal penalty: zero at t_ref
-    base = spike_time_loss(torch.full((1, 3), 0.9), target, gamma1=0.0)
-    assert spike_time_loss(torch.full((1, 3), 0.9), target, gamma1=2.6) == pytest.approx(base.item())
-    # silent TTFS outputs are kept finite
-    assert torch.isfinite(spike_time_loss(torch.tensor([[math.inf, 0.3, 1.0]]), target, t_silent=2.0))
-
-
-def test_causal_weight_sum():
-    t_in = torch.tensor([[0.1, 0.5, math.inf]])
-    w = torch.tensor([[1.0, 2.0, 4.0], [1.0, 2.0, 4.0]])
-    t_out = torch.tensor([[0.3, math.inf]])
-    # neuron 0 saw input 0 only; neuron 1 never fired and saw inputs 0 and 1
-    assert causal_weight_sum(t_in, w, t_out).item() == pytest.approx(1.0 + 3.0)
-    assert firing_regularizer([(t_in, w, t_out)], 0.5).item() == pytest.approx(-2.0)

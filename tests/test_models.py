@@ -38,7 +38,7 @@ def test_readout_is_the_unclipped_ramp_time():
 
 def test_train_eval_settings_and_noise_in_eval():
     net = models.mlp(2.0, steps=3, test_steps=30, sigma_spike=0.05)
-    layers = list(models.dstd_layers(net))
+    layers = list(models.spiking_layers(net))
     assert all(m.steps == 3 and m.test_steps == 30 and m.e_rev == (2.0, -2.0) for m in layers)
     net.eval()
     x = torch.rand(3, 1, 28, 28)

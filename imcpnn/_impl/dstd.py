@@ -1,6 +1,6 @@
-"""Differentiable spike-time discretization, DSTD (PAPER.md §2.2, Eq. 34-47, Algorithms 3 and 4).
+"""Differentiable spike-time discretization, DSTD (arXiv 2412.09010v1 Eq. 34-47, Algorithms 3-4).
 
-Grid (our reading of Eq. 34-35 and 47, PAPER.md §7.2): with M = ``steps`` >= 2 points,
+Grid (our reading of Eq. 34-35 and 47; v1 leaves the offset range implicit): with M = ``steps`` >= 2 points,
     dtau = t_max / (M - 1),  T_m = m dtau - t_offset (m < M),  T_M = t_max,
 so the last interval [T_{M-1}, t_max] has width t_offset (zero for the fixed offset t_offset = 0).
 
@@ -14,6 +14,7 @@ averages of f and g. No sort is needed, the cost is O(M N_in N_out) (Table 1).
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as tnf
 
 from imcpnn._impl import piecewise
 
@@ -24,17 +25,6 @@ def grid(steps: int, t_offset: torch.Tensor, t_max: float = 1.0) -> tuple[torch.
     m = torch.arange(steps, dtype=t_offset.dtype, device=t_offset.device)
     points = torch.cat([m * dt - t_offset, t_offset.new_full((1,), t_max)])
     return points, points[1:] - points[:-1]
-
-
-def resolve_offset(offset: str | float, steps: int, t_max: float, like: torch.Tensor) -> torch.Tensor:
-    """The grid offset as a 0-d tensor: ``"random"`` draws U(0, dtau) (a new draw on every call),
-    ``"fixed"`` is 0, a float is used as is."""
-    dt = t_max / (steps - 1)
-    if offset == "random":
-        return torch.rand((), dtype=like.dtype, device=like.device) * dt
-    if offset == "fixed":
-        return like.new_zeros(())
-    return like.new_tensor(float(offset))
 
 
 def _spike_positions(
@@ -92,11 +82,6 @@ def coefficients(
     return fg[..., :n_out], fg[..., n_out:]
 
 
-def _beta(weight: torch.Tensor, e_pos: float, e_neg: float) -> torch.Tensor:
-    """beta_ij of Eq. 11 as a tensor: 1/E_pos where w >= 0, 1/E_neg where w < 0 (so beta * w >= 0)."""
-    return torch.where(weight >= 0, weight.new_tensor(1.0 / e_pos), weight.new_tensor(1.0 / e_neg))
-
-
 def _batch_chunks(batch: int, per_sample: int, budget: int = 1 << 17) -> list[slice]:
     """Slices of the batch holding about ``budget`` elements of a [B, M, O] tensor each (bounds temporaries)."""
     size = max(1, budget // max(per_sample, 1))
@@ -127,7 +112,7 @@ class _RCSpikeDSTD(torch.autograd.Function):
         del frac
         s2 = s.view(b * steps, n)
         fg = t_in.new_empty(2, b * steps, o)
-        torch.mm(s2, (_beta(weight, e_pos, e_neg) * weight).t(), out=fg[0])
+        torch.mm(s2, (piecewise.beta_weight(weight, e_pos, e_neg)).t(), out=fg[0])
         torch.mm(s2, weight.t(), out=fg[1])
         f, g = fg[0].view(b, steps, o), fg[1].view(b, steps, o)
         d = widths.view(1, -1, 1)
@@ -147,7 +132,7 @@ class _RCSpikeDSTD(torch.autograd.Function):
         acc_f = weight.new_zeros(o, n) if need_w else None  # (dL/df~)^T S, the gradient w.r.t. beta*w
         grad_w = weight.new_zeros(o, n) if need_w else None
         grad_t = torch.zeros_like(h) if need_t else None
-        bw = _beta(weight, *ctx.e_rev).mul_(weight) if need_t else None
+        bw = piecewise.beta(weight, *ctx.e_rev).mul_(weight) if need_t else None
         # per batch chunk (bounded temporaries): recompute phi, P, bP; dL/df~ = d dL/da, dL/dg~ = d H; then the
         # GEMMs of this chunk accumulate into the [O, N] weight gradients and fill the chunk's spike-time gradient
         for c in _batch_chunks(b, steps * o):
@@ -169,7 +154,7 @@ class _RCSpikeDSTD(torch.autograd.Function):
                 del gs
             del g_a, hh, gf, gg
         if need_w:
-            grad_w.addcmul_(acc_f, _beta(weight, *ctx.e_rev))  # through beta*w (beta is piecewise constant in w)
+            grad_w.addcmul_(acc_f, piecewise.beta(weight, *ctx.e_rev))  # via beta*w; beta is piecewise constant
         return grad_t, grad_w, None, None, None, None
 
 
@@ -251,3 +236,42 @@ def membrane_trace(
     tq = t_grid.to(t_in).unsqueeze(0).expand(b, -1).contiguous()
     index = (torch.searchsorted(starts, tq, right=True) - 1).clamp(max=steps - 1)
     return piecewise.evolve_to(starts, f, g, v, index, tq).transpose(1, 2)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# convolutions (Eq. 37-38 with the matmul replaced by a convolution)
+
+
+def conv_coefficients(
+    s: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, stride: int, padding: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """f~ and g~ of a convolutional layer: the cumulative spike variables ``s`` [B, M, C, H, W] are folded into
+    the batch and convolved ONCE with the concatenated kernels [beta*w ; w]. Zero padding of ``s`` is exactly
+    padding with spikes at t = 1 (intensity 0), which contribute nothing. Returns two [B, M, O, H', W']."""
+    b, m = s.shape[:2]
+    fg = tnf.conv2d(s.flatten(0, 1), torch.cat([beta_weight, weight], 0), stride=stride, padding=padding)
+    fg = fg.unflatten(0, (b, m))
+    n_out = weight.shape[0]
+    return fg[:, :, :n_out], fg[:, :, n_out:]
+
+
+def rc_spike_conv2d_potential(
+    t: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, steps: int, t_offset: torch.Tensor,
+    stride: int, padding: int,
+) -> torch.Tensor:  # fmt: skip
+    """v(1) of a convolutional RC-Spike layer by DSTD (Eq. 39-40 with convolutions). Returns [B, O, H', W']."""
+    points, widths = grid(steps, t_offset)
+    f, g = conv_coefficients(spike_variables(t, points, widths, dim=1), weight, beta_weight, stride, padding)
+    return piecewise.final_potential(f, g, widths.view(1, -1, 1, 1, 1))
+
+
+def ttfs_conv2d(
+    t: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, v_th: float, steps: int,
+    t_offset: torch.Tensor, t_max: float, stride: int, padding: int,
+) -> torch.Tensor:  # fmt: skip
+    """First threshold crossing of a convolutional TTFS layer by DSTD (Eq. 41-44 with convolutions)."""
+    points, widths = grid(steps, t_offset, t_max)
+    f, g = conv_coefficients(spike_variables(t, points, widths, dim=1), weight, beta_weight, stride, padding)
+    live = torch.isfinite(t).to(t.dtype)
+    f_all, g_all = conv_coefficients(live.unsqueeze(1), weight, beta_weight, stride, padding)
+    return first_crossing_on_grid(f, g, f_all, g_all, points, widths, v_th)

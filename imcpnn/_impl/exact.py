@@ -1,4 +1,4 @@
-"""Exact event-driven solution of the IMC-aware neuron on sorted input spikes (PAPER.md Eq. 12-33,
+"""Exact event-driven solution of the IMC-aware neuron on sorted input spikes (arXiv 2412.09010v1 Eq. 12-33,
 Algorithms 1 and 2).
 
 Vectorised: one ``sort`` per sample, one gather of the (weight, beta*weight) columns into spike order and one

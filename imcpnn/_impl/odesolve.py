@@ -1,6 +1,6 @@
 """Generic numerical integration of the IMC-aware neuron ODE with torchdiffeq (an independent reference).
 
-The right-hand side is evaluated from the model definition (PAPER.md Eq. 8-11),
+The right-hand side is evaluated from the model definition (arXiv 2412.09010v1 Eq. 8-11),
     dv/dt = sum_j w_ij (1 - beta_ij v) theta(t - t_j),
 as one masked matmul per evaluation, with no closed form. Input spikes are discontinuities of the RHS; to
 respect them in a batch whose samples spike at different times, time is re-parametrised per sample so that
@@ -21,27 +21,41 @@ import torch
 import torchdiffeq
 
 from imcpnn._impl.exact import park_silent
+from imcpnn._impl.solvers import ODE
 
 
-def _options(dtype: torch.dtype, ode_options: dict | None) -> dict:
-    opts = {"method": "dopri5", "adjoint": False}
-    if dtype == torch.float64:
-        opts.update(rtol=1e-10, atol=1e-12)
-    else:
-        opts.update(rtol=1e-6, atol=1e-8)
-    opts.update(ode_options or {})
-    return opts
+class StepLimitError(RuntimeError):
+    """The adaptive solver hit its step cap (``ODE.step_cap``); :mod:`imcpnn.functional` names E and the cap."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"step cap {cap} exceeded")
+        self.cap = cap
 
 
-def _solve(func: Callable, y0: torch.Tensor, s: torch.Tensor, jumps: torch.Tensor, params: tuple, opts: dict):
-    kw = {"rtol": opts["rtol"], "atol": opts["atol"], "method": opts["method"]}
-    if opts["method"] in ("dopri5", "dopri8", "bosh3", "adaptive_heun", "fehlberg2"):
-        kw["options"] = {"jump_t": jumps} if jumps.numel() else {}
-    if opts["adjoint"]:
-        return torchdiffeq.odeint_adjoint(
-            func, y0, s, adjoint_params=params, adjoint_options=kw.get("options"), **kw
-        )
-    return torchdiffeq.odeint(func, y0, s, **kw)
+def _kwargs(solver: ODE, dtype: torch.dtype, jumps: torch.Tensor | None, n_spikes: int) -> dict:
+    rtol, atol = solver.tolerances(dtype)
+    options: dict = {"max_num_steps": solver.step_cap(n_spikes)}
+    if jumps is not None and jumps.numel():
+        options["jump_t"] = jumps
+    return {"rtol": rtol, "atol": atol, "method": solver.method, "options": options}
+
+
+def _odeint(func: Callable, y0: torch.Tensor, s: torch.Tensor, kw: dict, adjoint: bool, params: tuple):
+    try:
+        if adjoint:
+            return torchdiffeq.odeint_adjoint(
+                func, y0, s, adjoint_params=params, adjoint_options=kw["options"], **kw
+            )
+        return torchdiffeq.odeint(func, y0, s, **kw)
+    except AssertionError as err:  # torchdiffeq signals its step cap with an assert
+        if "max_num_steps" in str(err):
+            raise StepLimitError(kw["options"]["max_num_steps"]) from None
+        raise
+
+
+def _solve(func: Callable, y0: torch.Tensor, s: torch.Tensor, jumps: torch.Tensor, params: tuple, solver: ODE):
+    kw = _kwargs(solver, y0.dtype, jumps, int(s[-1].item()) + 1)
+    return _odeint(func, y0, s, kw, solver.adjoint, params)
 
 
 class _Spiking:
@@ -74,16 +88,15 @@ def _setup(t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, 
 
 
 def rc_spike_potential(
-    t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, ode_options: dict | None = None
+    t_in: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, solver: ODE
 ) -> torch.Tensor:
     """v(1) by adaptive ODE integration over the accumulation phase [0, 1]. Returns [B, O]."""
-    opts = _options(t_in.dtype, ode_options)
     ts, rhs, cols = _setup(t_in, weight, beta_weight, end=1.0)
     n = t_in.shape[1]
     s = torch.tensor([0.0, float(n)], dtype=t_in.dtype, device=t_in.device)
     jumps = torch.arange(1, n, dtype=t_in.dtype, device=t_in.device)
     v0 = t_in.new_zeros(t_in.shape[0], weight.shape[0])
-    return _solve(rhs, v0, s, jumps, (cols, rhs.widths), opts)[-1]
+    return _solve(rhs, v0, s, jumps, (cols, rhs.widths), solver)[-1]
 
 
 def ttfs(
@@ -91,24 +104,28 @@ def ttfs(
     weight: torch.Tensor,
     beta_weight: torch.Tensor,
     v_th: float,
-    ode_options: dict | None = None,
+    solver: ODE,
 ) -> torch.Tensor:
     """First threshold crossing by ODE integration; +inf for a neuron that never fires. Returns [B, O]."""
-    opts = _options(t_in.dtype, ode_options)
     ts, rhs, cols = _setup(t_in, weight, beta_weight, end=None)
     b, n = t_in.shape
     o = weight.shape[0]
     s = torch.arange(n, dtype=t_in.dtype, device=t_in.device)
     v0 = t_in.new_zeros(b, o)
     if n > 1:
-        v = _solve(rhs, v0, s, s[1:-1], (cols, rhs.widths), opts).permute(1, 0, 2)  # [B, N, O]
+        v = _solve(rhs, v0, s, s[1:-1], (cols, rhs.widths), solver).permute(1, 0, 2)  # [B, N, O]
     else:
         v = v0.unsqueeze(1)
     # coefficients on every interval (after spike k), [B, N, O]: one masked matmul per interval
     f_all, g_all = zip(*(rhs.coefficients(k) for k in range(n)), strict=True)
     f_all, g_all = torch.stack(f_all, 1), torch.stack(g_all, 1)
     reached = v[:, 1:] >= v_th  # crossing inside a finite interval k <=> v(t_{k+1}) >= v_th
-    tail_ok = (g_all[:, -1] - f_all[:, -1] * v_th > 0) & (v[:, -1] < v_th)
+    # after the last spike v tends to g/f; it crosses only if g - f v_th > 0. Within the solver's relative
+    # tolerance of 0 the crossing time diverges (a log singularity the adaptive solver cannot integrate), so
+    # such a grazing neuron is reported silent (the exact solver may give a very late finite time instead).
+    rtol = solver.tolerances(t_in.dtype)[0]
+    den_tail = g_all[:, -1] - f_all[:, -1] * v_th
+    tail_ok = (den_tail > rtol * (g_all[:, -1].abs() + f_all[:, -1] * v_th)) & (v[:, -1] < v_th)
     hit = torch.cat([reached, tail_ok.unsqueeze(1)], 1)
     fires = hit.any(1)
     k_star = torch.where(fires, hit.float().argmax(1), torch.zeros_like(fires, dtype=torch.long))
@@ -127,6 +144,5 @@ def ttfs(
         return span / (g_k - f_k * (v_k + u * span))
 
     u = torch.tensor([0.0, 1.0], dtype=t_in.dtype, device=t_in.device)
-    kw = {"rtol": opts["rtol"], "atol": opts["atol"], "method": opts["method"]}
-    delay = torchdiffeq.odeint(dt_du, torch.zeros_like(v_k), u, **kw)[-1]
+    delay = _odeint(dt_du, torch.zeros_like(v_k), u, _kwargs(solver, t_in.dtype, None, 1), False, ())[-1]
     return torch.where(fires, start + delay, torch.full_like(delay, float("inf")))

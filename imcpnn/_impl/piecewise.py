@@ -1,4 +1,4 @@
-"""Closed-form kernels of the piecewise-constant linear ODE  dv/dt = -f v + g  (PAPER.md Eq. 8).
+"""Closed-form kernels of the piecewise-constant linear ODE  dv/dt = -f v + g  (arXiv 2412.09010v1 Eq. 8).
 
 Both the exact event-driven solver (intervals between sorted input spikes, Eq. 12-33) and DSTD (intervals of
 a regular grid, Eq. 39-44) reduce to this ODE with f, g constant on each interval. Layout convention:
@@ -12,6 +12,16 @@ import torch
 
 _SMALL = 1e-3  # below this, Taylor series replace expm1(-x)/x and log1p(x)/x
 _LOG_FLOOR = -1.0e4  # "log of zero" that stays finite (exp underflows to exactly 0)
+
+
+def beta(weight: torch.Tensor, e_pos: float, e_neg: float) -> torch.Tensor:
+    """beta_ij of arXiv 2412.09010v1 Eq. 11: 1/E_pos where w >= 0, 1/E_neg where w < 0 (0 in the ideal limit)."""
+    return torch.where(weight >= 0, weight.new_tensor(1.0 / e_pos), weight.new_tensor(1.0 / e_neg))
+
+
+def beta_weight(weight: torch.Tensor, e_pos: float, e_neg: float) -> torch.Tensor:
+    """beta_ij w_ij (Eq. 11), always >= 0: the one definition used by every solver and layer."""
+    return beta(weight, e_pos, e_neg) * weight
 
 
 def phi(x: torch.Tensor) -> torch.Tensor:
@@ -173,7 +183,9 @@ def first_crossing(
     ``v_end_k >= v_th`` (guards against rounding at interval ends). Reduces over dim 1.
     """
     den = g - f * v_th
-    ok = (v_start < v_th) & (den > 0)
+    # den = 0 within rounding (v_th at the equilibrium g/f, e.g. |E| = v_th) means no crossing, not a late one
+    eps = 64.0 * torch.finfo(den.dtype).eps
+    ok = (v_start < v_th) & (den > eps * (g.abs() + f * v_th))
     den_s = torch.where(ok, den, torch.ones_like(den))
     num = torch.where(ok, v_th - v_start, torch.zeros_like(v_start))
     q = num / den_s

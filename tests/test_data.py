@@ -20,8 +20,6 @@ import torch
 
 from imcpnn import data
 
-REAL_DATA = os.environ.get("IMCPNN_DATA")
-REAL_CACHE = os.environ.get("IMCPNN_CACHE")
 TINY_SIZES = {"train": 6, "test": 4}
 
 
@@ -459,38 +457,3 @@ def test_directories(isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     repo = Path(data.__file__).resolve().parent.parent
     assert data.data_dir() == repo / "data"
     assert data.cache_dir() in (repo / "build" / "cache", Path.home() / ".cache" / "imcpnn")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Real offline copies (CI sets IMCPNN_DATA)
-
-
-def real_file(*candidates: str) -> bool:
-    return REAL_DATA is not None and any((Path(REAL_DATA) / c).exists() for c in candidates)
-
-
-@pytest.mark.skipif(
-    not real_file("fashion-mnist/t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"),
-    reason="IMCPNN_DATA is not set or holds no Fashion-MNIST test files",
-)
-def test_real_fashion_mnist_test_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "FASHION_MNIST_SIZES", {"train": 60000, "test": 10000})
-    x, y = data.load_fashion_mnist("test", root=REAL_DATA, download=False)
-    assert x.shape == (10000, 1, 28, 28) and x.dtype == torch.float32
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
-    assert torch.bincount(y, minlength=10).tolist() == [1000] * 10
-
-
-@pytest.mark.skipif(
-    not real_file("cifar-10-images.tar.gz", "cifar-10-images", "cifar-10-batches-py", data.CIFAR10_TARBALL),
-    reason="IMCPNN_DATA is not set or holds no CIFAR-10 copy",
-)
-def test_real_cifar10_test_split(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The default cache dir (build/cache) keeps the one-time decode (a few seconds) across test runs.
-    if REAL_CACHE:
-        monkeypatch.setenv("IMCPNN_CACHE", REAL_CACHE)
-    else:
-        monkeypatch.delenv("IMCPNN_CACHE")
-    x, y = data.load_cifar10("test", root=REAL_DATA, download=False, raw=True)
-    assert x.shape == (10000, 3, 32, 32) and x.dtype == torch.uint8
-    assert torch.bincount(y, minlength=10).tolist() == [1000] * 10

@@ -4,8 +4,9 @@ Public API::
 
     load_fashion_mnist(split="train", root=None, download=True, *, raw=False, subset=None, seed=0)
     load_cifar10(split="train", root=None, download=True, *, raw=False, subset=None, seed=0)
-    load_iris(normalize=True)
+    load_iris(normalize=True), load_iris_split(test_size=50, seed=0)
     data_dir(), cache_dir(), subset_indices(n, subset, seed), make_loader(x, y, batch_size, ...)
+    (file formats: :mod:`imcpnn._impl.formats`; tensor cache and helpers: :mod:`imcpnn._impl.tensors`)
 
 Images come back as ``float32`` tensors in ``[0, 1]`` of shape ``[N, C, H, W]`` (``raw=True`` gives the
 stored ``uint8`` pixels instead; :func:`to_float` converts them later), labels as ``int64`` of shape ``[N]``.
@@ -34,38 +35,48 @@ CI) may legitimately differ byte for byte from the canonical downloads. They are
 :class:`DatasetNotFoundError` (a :class:`FileNotFoundError`) names ``IMCPNN_DATA``, the expected files, and
 why the download did not happen.
 
-Caching
--------
-Decoded datasets are stored as ``uint8`` tensors with :func:`torch.save` in :func:`cache_dir`
-(``$IMCPNN_CACHE``, else ``build/cache/`` at the repository root, else ``~/.cache/imcpnn``), keyed by
-dataset, split and the size and modification time of every source file. A second load reads that file and
-takes a fraction of a second; changing a source file invalidates its entry.
+Caching: decoded datasets are stored as ``uint8`` tensors in :func:`cache_dir` (``$IMCPNN_CACHE``, else
+``build/cache/`` at the repository root, else ``~/.cache/imcpnn``), keyed by dataset, split and the size and
+modification time of every source file; changing a source file invalidates its entry.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
-import io
-import json
 import os
-import pickle
-import tarfile
 import urllib.request
-import uuid
-import warnings
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
 
+from imcpnn._impl.formats import (
+    CIFAR10_BATCH_DIR,
+    CIFAR10_BATCHES,
+    CIFAR10_CLASSES,
+    CIFAR10_IMAGE_DIR,
+    _decode_cifar_batch_dir,
+    _decode_cifar_batch_tarball,
+    _decode_cifar_image_dir,
+    _decode_cifar_image_tarball,
+    _decode_fashion,
+    read_idx,
+)
 from imcpnn._impl.paths import source_root
+from imcpnn._impl.tensors import (
+    _cached,
+    _fingerprint,
+    _finish,
+    _temp_path,
+    _tree_fingerprint,
+    make_loader,
+    subset_indices,
+    to_float,
+)
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -86,14 +97,10 @@ ENV_DATA = "IMCPNN_DATA"
 ENV_CACHE = "IMCPNN_CACHE"
 ENV_OFFLINE = "IMCPNN_OFFLINE"
 SPLITS = ("train", "test")
-_CACHE_VERSION = 1
 _TIMEOUT_S = 60.0
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
-CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )  # fmt: skip
 
 # Published MD5 sums: github.com/zalandoresearch/fashion-mnist (README, "Get the Data"; torchvision uses the
@@ -118,11 +125,7 @@ FASHION_MNIST_SIZES = {"train": 60000, "test": 10000}
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_TARBALL = "cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
-CIFAR10_BATCH_DIR = "cifar-10-batches-py"
-CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
-CIFAR10_IMAGE_DIR = "cifar-10-images"
 CIFAR10_IMAGE_TARBALL = "cifar-10-images.tar.gz"
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -232,11 +235,6 @@ def _open_url(url: str) -> IO[bytes]:
     return urllib.request.urlopen(url, timeout=_TIMEOUT_S)  # noqa: S310 - fixed https URLs
 
 
-def _temp_path(dest: Path) -> Path:
-    """A fresh hidden file name next to ``dest`` (created with the usual umask permissions)."""
-    return dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-
-
 def _download(url: str, dest: Path, md5: str) -> Path:
     """Fetch ``url`` into a temporary file next to ``dest``, check its MD5, then move it to ``dest``.
 
@@ -290,167 +288,7 @@ def _fetch_any(urls: Iterable[str], dest: Path, md5: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Cache
-
-
-def _fingerprint(paths: Iterable[Path]) -> list[list[Any]]:
-    out = []
-    for p in paths:
-        st = p.stat()
-        out.append([str(p), st.st_size, st.st_mtime_ns])
-    return out
-
-
-def _tree_fingerprint(root: Path) -> list[list[Any]]:
-    """Size and mtime of every file under ``root`` (relative names), in sorted order."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            p = Path(dirpath, name)
-            st = p.stat()
-            out.append([str(p.relative_to(root)), st.st_size, st.st_mtime_ns])
-    return [[str(root), len(out), hashlib.sha1(json.dumps(out).encode()).hexdigest()]]
-
-
-def _cached(
-    dataset: str, split: str, source: list[list[Any]], decode: Callable[[], tuple[np.ndarray, np.ndarray]]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``(uint8 images, int64 labels)`` from the cache, or ``decode()`` them and store them."""
-    key = json.dumps({"v": _CACHE_VERSION, "dataset": dataset, "split": split, "source": source})
-    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    path = cache_dir() / f"{dataset}-{split}-{digest}.pt"
-    if path.is_file():
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            if blob.get("key") == key:
-                return blob["images"], blob["labels"]
-        except Exception as err:  # noqa: BLE001 - a broken cache entry is rebuilt, never fatal
-            warnings.warn(f"ignoring unreadable cache file {path}: {err}", stacklevel=3)
-    images_np, labels_np = decode()
-    images = torch.from_numpy(np.array(images_np, dtype=np.uint8, order="C", copy=True))
-    labels = torch.from_numpy(np.array(labels_np, dtype=np.int64, copy=True))
-    tmp: Path | None = None
-    try:
-        tmp = _temp_path(path)
-        torch.save({"key": key, "images": images, "labels": labels}, tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        warnings.warn(f"could not write cache file {path}: {err}", stacklevel=3)
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-    return images, labels
-
-
-# --------------------------------------------------------------------------------------------------------
-# Output helpers
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """``uint8`` pixels to ``float32`` in ``[0, 1]``."""
-    if images.dtype != torch.uint8:
-        raise ValueError(f"images must be a uint8 tensor, got dtype {images.dtype}")
-    return images.to(torch.float32).div_(255.0)
-
-
-def subset_indices(n: int, subset: int | None, seed: int = 0) -> torch.Tensor:
-    """Sorted indices of a seeded random choice of ``subset`` out of ``n`` samples (all if ``None``)."""
-    if subset is None:
-        return torch.arange(n)
-    if isinstance(subset, bool) or not isinstance(subset, int) or not 1 <= subset <= n:
-        raise ValueError(f"subset must be None or an int in [1, {n}], got {subset!r}")
-    gen = torch.Generator().manual_seed(int(seed))
-    return torch.randperm(n, generator=gen)[:subset].sort().values
-
-
-def _finish(
-    images: torch.Tensor, labels: torch.Tensor, raw: bool, subset: int | None, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    if subset is not None:
-        idx = subset_indices(len(labels), subset, seed)
-        images, labels = images[idx], labels[idx]
-    return (images if raw else to_float(images)), labels
-
-
-def make_loader(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    *,
-    shuffle: bool = False,
-    seed: int = 0,
-    drop_last: bool = False,
-) -> DataLoader:
-    """A :class:`~torch.utils.data.DataLoader` over ``TensorDataset(x, y)``, seeded when shuffling."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    gen = torch.Generator().manual_seed(int(seed)) if shuffle else None
-    return DataLoader(
-        TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=gen, drop_last=drop_last
-    )
-
-
-# --------------------------------------------------------------------------------------------------------
 # Fashion-MNIST (IDX)
-
-_IDX_UBYTE = 0x08
-
-
-def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> np.ndarray:
-    """Read an IDX file of unsigned bytes (gzip-compressed if the name ends in ``.gz``).
-
-    Validates the magic number (two zero bytes, type ``0x08``, the number of dimensions, optionally equal
-    to ``ndim``) and that the payload holds exactly the product of the dimensions; anything else raises
-    :class:`ValueError` naming the file.
-    """
-    path = Path(path)
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                data = f.read()
-        else:
-            data = path.read_bytes()
-    except (OSError, EOFError, zlib.error) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise ValueError(f"{path}: corrupt IDX file ({err})") from err
-    if len(data) < 4:
-        raise ValueError(f"{path}: corrupt IDX file (only {len(data)} bytes)")
-    zero0, zero1, dtype, dims = data[0], data[1], data[2], data[3]
-    if zero0 != 0 or zero1 != 0 or dtype != _IDX_UBYTE or dims == 0:
-        raise ValueError(
-            f"{path}: bad IDX magic number 0x{int.from_bytes(data[:4], 'big'):08x} "
-            f"(expected 0x000008NN, unsigned bytes with NN dimensions)"
-        )
-    if ndim is not None and dims != ndim:
-        raise ValueError(f"{path}: IDX file has {dims} dimensions, expected {ndim}")
-    header = 4 + 4 * dims
-    if len(data) < header:
-        raise ValueError(f"{path}: corrupt IDX file (truncated header)")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    expected = int(np.prod(shape, dtype=np.int64))
-    if len(data) - header != expected:
-        raise ValueError(
-            f"{path}: IDX payload has {len(data) - header} bytes, the header {shape} needs {expected}"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def _decode_fashion(images_path: Path, labels_path: Path, n: int | None) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(images_path, ndim=3)
-    labels = read_idx(labels_path, ndim=1)
-    if images.shape[1:] != (28, 28):
-        raise ValueError(f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")
-    if n is not None and images.shape[0] != n:
-        raise ValueError(f"{images_path}: holds {images.shape[0]} images, expected {n}")
-    if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"{labels_path}: holds {labels.shape[0]} labels for {images.shape[0]} images")
-    if labels.size and labels.max() >= 10:
-        raise ValueError(f"{labels_path}: labels must lie in 0..9, found {int(labels.max())}")
-    return images[:, None, :, :], labels
-
 
 def _find_pair(dirs: Iterable[Path], names: tuple[str, str]) -> tuple[Path, Path] | None:
     """The first directory holding both files (``.gz`` or uncompressed)."""
@@ -513,146 +351,14 @@ def load_fashion_mnist(
     images_path, labels_path = pair
     n = FASHION_MNIST_SIZES[split]
     images, labels = _cached(
-        "fashion-mnist", split, _fingerprint(pair), lambda: _decode_fashion(images_path, labels_path, n)
+        "fashion-mnist", split, _fingerprint(pair), lambda: _decode_fashion(images_path, labels_path, n),
+        cache_dir(),
     )
     return _finish(images, labels, raw, subset, seed)
 
 
 # --------------------------------------------------------------------------------------------------------
 # CIFAR-10
-
-
-def _unpickle_batch(f: IO[bytes], name: str) -> tuple[np.ndarray, np.ndarray]:
-    """One canonical CIFAR-10 batch: a pickled dict with ``data`` [N, 3072] uint8 and ``labels``.
-
-    The canonical format is a pickle, so only load batches from sources you trust.
-    """
-    try:
-        entry = pickle.load(f, encoding="latin1")
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt batch
-        raise ValueError(f"{name}: not a readable CIFAR-10 batch ({err})") from err
-    if not isinstance(entry, dict) or "data" not in entry or "labels" not in entry:
-        raise ValueError(f"{name}: CIFAR-10 batch must be a dict with 'data' and 'labels'")
-    data = np.asarray(entry["data"])
-    labels = np.asarray(entry["labels"], dtype=np.int64)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{name}: 'data' must be uint8 [N, 3072], got {data.dtype} {list(data.shape)}")
-    if labels.shape != (data.shape[0],):
-        raise ValueError(f"{name}: {labels.shape[0]} labels for {data.shape[0]} images")
-    if labels.size and (labels.min() < 0 or labels.max() >= 10):
-        raise ValueError(f"{name}: labels must lie in 0..9")
-    return data.reshape(-1, 3, 32, 32), labels
-
-
-def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-def _decode_cifar_batch_dir(d: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    parts = []
-    for name in CIFAR10_BATCHES[split]:
-        with open(d / name, "rb") as f:
-            parts.append(_unpickle_batch(f, str(d / name)))
-    return _concat(parts)
-
-
-def _decode_cifar_batch_tarball(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    parts = []
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for name in CIFAR10_BATCHES[split]:
-                member = f"{CIFAR10_BATCH_DIR}/{name}"
-                try:
-                    f = tar.extractfile(member)
-                except KeyError:
-                    f = None
-                if f is None:
-                    raise ValueError(f"{path}: has no member {member}")
-                with f:
-                    parts.append(_unpickle_batch(f, f"{path}:{member}"))
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
-        raise ValueError(f"{path}: corrupt archive ({err})") from err
-    return _concat(parts)
-
-
-def _decode_image(data: bytes | Path, name: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as img:
-            if img.size != (32, 32):
-                raise ValueError(f"{name}: image is {img.size[0]}x{img.size[1]}, expected 32x32")
-            arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{name}: not a readable image ({err})") from err
-    return arr.transpose(2, 0, 1)
-
-
-def _class_index(class_name: str, where: str) -> int:
-    try:
-        return CIFAR10_CLASSES.index(class_name)
-    except ValueError:
-        raise ValueError(
-            f"{where}: unknown CIFAR-10 class folder {class_name!r}; allowed: {', '.join(CIFAR10_CLASSES)}"
-        ) from None
-
-
-def _stack_images(
-    items: list[tuple[int, str, np.ndarray]], where: str, split: str
-) -> tuple[np.ndarray, np.ndarray]:
-    if not items:
-        raise ValueError(f"{where}: no {split} images (*.png, *.jpg) found")
-    items.sort(key=lambda t: (t[0], t[1]))
-    return np.stack([t[2] for t in items]), np.array([t[0] for t in items], dtype=np.int64)
-
-
-def _progress(total: int | None, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img", leave=False, mininterval=0.5)
-
-
-def _decode_cifar_image_dir(d: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    split_dir = d / split
-    files: list[tuple[int, Path]] = []
-    for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
-        label = _class_index(class_dir.name, str(class_dir))
-        files += [(label, p) for p in sorted(class_dir.iterdir()) if p.suffix.lower() in _IMAGE_SUFFIXES]
-    items = []
-    with _progress(len(files), f"decoding CIFAR-10 {split}") as bar:
-        for label, p in files:
-            items.append((label, p.name, _decode_image(p, str(p))))
-            bar.update()
-    return _stack_images(items, str(split_dir), split)
-
-
-def _image_members(tar: tarfile.TarFile, split: str) -> Iterator[tuple[tarfile.TarInfo, str, str]]:
-    """Members ``.../cifar-10-images/<split>/<class>/<file>`` of a streamed tarball."""
-    for member in tar:
-        if not member.isfile():
-            continue
-        parts = Path(member.name).parts
-        if len(parts) < 4 or parts[-4] != CIFAR10_IMAGE_DIR or parts[-3] != split:
-            continue
-        if Path(parts[-1]).suffix.lower() in _IMAGE_SUFFIXES and not parts[-1].startswith("."):
-            yield member, parts[-2], parts[-1]
-
-
-def _decode_cifar_image_tarball(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Decode one split straight from the tarball (streamed; nothing is extracted to disk)."""
-    items = []
-    try:
-        with tarfile.open(path, "r|gz") as tar, _progress(None, f"decoding CIFAR-10 {split}") as bar:
-            for member, class_name, file_name in _image_members(tar, split):
-                f = tar.extractfile(member)
-                if f is None:
-                    continue
-                label = _class_index(class_name, f"{path}:{member.name}")
-                items.append((label, file_name, _decode_image(f.read(), f"{path}:{member.name}")))
-                bar.update()
-    except (tarfile.TarError, EOFError, zlib.error) as err:
-        raise ValueError(f"{path}: corrupt archive ({err})") from err
-    return _stack_images(items, f"{path}:{CIFAR10_IMAGE_DIR}/{split}", split)
 
 
 @dataclass(frozen=True)
@@ -742,7 +448,7 @@ def load_cifar10(
         fingerprint = _fingerprint([source.path])
     decoder = _CIFAR_DECODERS[source.kind]
     images, labels = _cached(
-        "cifar-10", split, [[source.kind], *fingerprint], lambda: decoder(source.path, split)
+        "cifar-10", split, [[source.kind], *fingerprint], lambda: decoder(source.path, split), cache_dir()
     )
     return _finish(images, labels, raw, subset, seed)
 
@@ -768,3 +474,28 @@ def load_iris(normalize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         lo, hi = x.min(dim=0).values, x.max(dim=0).values
         x = (x - lo) / (hi - lo)
     return x, y
+
+
+def load_iris_split(
+    test_size: int = 50, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Iris split stratified into 150 - ``test_size`` training and ``test_size`` test samples (fixed ``seed``).
+
+    Features are min-max scaled to [0, 1] with the TRAINING samples' minima and maxima (the test samples never
+    influence the encoding); test values outside the training range are clipped to [0, 1] (Eq. 56 needs spike
+    times in the phase). Returns (x_train, y_train, x_test, y_test), float32 [N, 4] and int64 [N].
+    """
+    if isinstance(test_size, bool) or not isinstance(test_size, int) or not 3 <= test_size <= 147:
+        raise ValueError(f"test_size must be an integer in [3, 147], got {test_size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_iris(normalize=False)
+    idx_tr, idx_te = train_test_split(np.arange(len(y)), test_size=test_size, stratify=y.numpy(), random_state=seed)
+    idx_tr, idx_te = np.sort(idx_tr), np.sort(idx_te)
+    x_tr, x_te = x[idx_tr], x[idx_te]
+    lo, hi = x_tr.min(dim=0).values, x_tr.max(dim=0).values
+    x_tr = (x_tr - lo) / (hi - lo)
+    x_te = ((x_te - lo) / (hi - lo)).clamp(0.0, 1.0)
+    return x_tr, y[idx_tr], x_te, y[idx_te]

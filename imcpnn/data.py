@@ -8,8 +8,7 @@ Public API::
     data_dir(), cache_dir(), subset_indices(n, subset, seed), make_loader(x, y, batch_size, ...)
     (file formats: :mod:`imcpnn._impl.formats`; tensor cache and helpers: :mod:`imcpnn._impl.tensors`)
 
-Images come back as ``float32`` tensors in ``[0, 1]`` of shape ``[N, C, H, W]`` (``raw=True`` gives the
-stored ``uint8`` pixels instead; :func:`to_float` converts them later), labels as ``int64`` of shape ``[N]``.
+Images come back as ``float32`` in [0, 1], [N, C, H, W] (``raw=True``: the stored ``uint8``), labels ``int64`` [N].
 
 Where files are looked up
 -------------------------

@@ -22,6 +22,7 @@ import torch
 from torch.nn import functional as tnf
 
 from imcpnn._impl import dstd as _dstd
+from imcpnn._impl import dstd_ttfs as _dstd_ttfs  # the fused TTFS crossing (same values, hand-written backward)
 from imcpnn._impl import exact as _exact
 from imcpnn._impl import odesolve as _ode
 from imcpnn._impl.piecewise import beta_weight as _beta_weight
@@ -180,7 +181,7 @@ def ttfs(
     if isinstance(solver, ODE):
         return _ode_call(_ode.ttfs, (e_pos, e_neg), solver, t_in, weight, bw, v_th)
     _check_window(t_in, t_max)
-    return _dstd.ttfs(t_in, weight, bw, v_th, solver.steps, solver.grid_offset(t_in, t_max), t_max)
+    return _dstd_ttfs.ttfs(t_in, weight, bw, v_th, solver.steps, solver.grid_offset(t_in, t_max), t_max)
 
 
 def _check_window(t: torch.Tensor, t_max: float) -> None:
@@ -275,4 +276,4 @@ def ttfs_conv2d(
     _check_window(t, t_max)
     bw = beta_weight(weight, e_rev)
     t_offset = solver.grid_offset(t, t_max)
-    return _dstd.ttfs_conv2d(t, weight, bw, v_th, solver.steps, t_offset, t_max, stride, padding)
+    return _dstd_ttfs.ttfs_conv2d(t, weight, bw, v_th, solver.steps, t_offset, t_max, stride, padding)

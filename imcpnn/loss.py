@@ -1,6 +1,6 @@
-"""Spike-time loss (PAPER.md §1.5, Eq. 49-53) and prediction by the earliest output spike.
+"""Spike-time loss (arXiv 2412.09010v1 Eq. 49-53) and prediction by the earliest output spike.
 
-Sign convention (PAPER.md §7.1, INFERRED from the lost minus signs): the class probabilities are
+Sign convention (our reading: the v1 text lost the minus signs): the class probabilities are
 S_i = softmax(-t_i / tau_soft), so the EARLIEST output spike gets the largest probability, and the loss is the
 cross-entropy -sum_i kappa_i ln S_i with one-hot kappa. The temporal penalty gamma1 sum_i (t_i - t_ref)^2 keeps
 output times near t_ref. Both are averaged over the batch.
@@ -49,7 +49,7 @@ def causal_weight_sum(t_in: torch.Tensor, weight: torch.Tensor, t_out: torch.Ten
     """Q for one TTFS layer (Eq. 53): sum over neurons i of the weights w_ij of inputs j that arrived before
     neuron i fired (all finite inputs for a silent neuron), averaged over the batch.
 
-    Sign (PAPER.md §7.5, INFERRED): the regulariser promotes firing, so the training objective ADDS
+    Sign (our reading; ambiguous in v1 Eq. 53): the regulariser promotes firing, so the training objective ADDS
     ``-gamma2 * Q`` (see :func:`firing_regularizer`), which raises the causal weights.
     """
     causal = (t_in.unsqueeze(1) < t_out.unsqueeze(2)) & torch.isfinite(t_in).unsqueeze(1)  # [B, O, N]
@@ -59,6 +59,17 @@ def causal_weight_sum(t_in: torch.Tensor, weight: torch.Tensor, t_out: torch.Ten
 def firing_regularizer(layer_io: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], gamma2: float) -> torch.Tensor:
     """-gamma2 * sum_l Q_l over (t_in, weight, t_out) of every dense TTFS layer (gamma2 = 8e-6 in §3)."""
     return -gamma2 * sum(causal_weight_sum(t_in, w, t_out) for t_in, w, t_out in layer_io)
+
+
+def weight_norm_penalty(model: torch.nn.Module) -> torch.Tensor:
+    """P = sum over layers of ||w||_2^2 (arXiv 2412.09010v1 Eq. 57): keeps the circuit's currents small."""
+    return sum(p.square().sum() for name, p in model.named_parameters() if name.endswith("weight"))
+
+
+def early_spike_penalty(layer_times: list[torch.Tensor]) -> torch.Tensor:
+    """V = sum over layers and neurons of (t_i - 1)^2, mean over the batch (Eq. 58): discourages early spikes,
+    which are hard for the circuit. ``layer_times``: each layer's output times [batch, n]."""
+    return sum((t - 1.0).square().sum(1).mean() for t in layer_times)
 
 
 def predict(t_out: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ Choices where the paper is silent, made here and documented:
 * vgg7: 3x3 convolutions, stride 1, padding 1 (zero padding = spikes at t = 1, i.e. no input); pooling is the
   time-domain max pooling :class:`~imcpnn.layers.TimeMinPool2d` (earliest spike wins), 2x2 stride 2.
 * ``width`` multiplies every hidden width (channels, hidden units), e.g. 2 for the "width-doubled" VGG7.
+* :func:`ttfs_cnn` (App. C): see there for its choices (time windows, initialisation, no spike noise).
 """
 
 from __future__ import annotations
@@ -26,16 +27,19 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from imcpnn.functional import reversal_potentials
 from imcpnn.layers import (
     RCSpikeConv2d,
     RCSpikeLinear,
     SpikeNoise,
     SpikingLayer,
     TimeMinPool2d,
+    TTFSConv2d,
+    TTFSLinear,
     encode,
 )
 
-MODELS = ("mlp", "vgg7", "iris")
+MODELS = ("mlp", "vgg7", "iris", "ttfs-cnn")
 
 
 class RCSpikeReadout(RCSpikeLinear):
@@ -215,7 +219,122 @@ def iris(
     cross-entropy over all five outputs to stay late (they never win on a correct prediction).
     """
     kw = dict(method="exact", e_dis=e_dis, init_gain=init_gain)
-    return IrisNet(IrisEncode(), RCSpikeLinear(5, hidden, e_rev, **kw), RCSpikeReadout(hidden, classes_out, e_rev, **kw))
+    layer1 = RCSpikeLinear(5, hidden, e_rev, **kw)
+    return IrisNet(IrisEncode(), layer1, RCSpikeReadout(hidden, classes_out, e_rev, **kw))
+
+
+class SpikeWindow(nn.Module):
+    """Finite spike times are clipped into the next TTFS layer's DSTD window [0, ``t_max``]; +inf (a silent
+    neuron) stays +inf. Later spikes enter at ``t_max`` (where they still count, in the unbounded interval after
+    the grid); earlier ones at 0: the DSTD grid starts at -t_offset (Eq. 35), so a coarse grid can place a
+    crossing slightly before 0."""
+
+    def __init__(self, t_max: float) -> None:
+        super().__init__()
+        self.t_max = float(t_max)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.where(torch.isfinite(t), t.clamp(0.0, self.t_max), t)
+
+    def extra_repr(self) -> str:
+        return f"t_max={self.t_max:g}"
+
+
+class TTFSNet(SpikeNet):
+    """A TTFS net; ``last_io`` holds (t_in, weight, t_out) of every dense TTFS layer of the last call (the
+    firing regulariser Q of Eq. 53 needs them)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        io: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        for mod in self:
+            y = mod(x)
+            if isinstance(mod, TTFSLinear):
+                io.append((x, mod.weight, y))
+            x = y
+        self.last_io = io
+        return x
+
+
+def ttfs_init_bound(e_rev, fan_in: int, n_layers: int, t_ref: float, w_star: float = 2.0) -> float:
+    """The upper bound w_max / N of the TTFS initialisation U[0, w_max / N] (arXiv 2412.09010v1 App. C,
+    Eq. 106-107): w_max = -4 w* L^2 ln(1 - beta) / (beta t_ref^2), beta = 1/E+ (-> 4 w* L^2 / t_ref^2 in the
+    ideal limit). Needs E+ > 1 (beta < 1)."""
+    e_pos = reversal_potentials(e_rev)[0]
+    if not e_pos > 1.0:
+        raise ValueError(f"e_rev must have E+ > 1 for the TTFS initialisation (Eq. 107), got E+ = {e_pos!r}")
+    if fan_in < 1 or n_layers < 1 or not (t_ref > 0 and math.isfinite(t_ref)):
+        raise ValueError(f"fan_in, n_layers must be >= 1 and t_ref a finite number > 0, got {fan_in}, {n_layers}, "
+                         f"{t_ref}")  # fmt: skip
+    beta = 1.0 / e_pos
+    corr = 1.0 if beta == 0 else -math.log1p(-beta) / beta
+    return 4.0 * w_star * n_layers**2 * corr / (t_ref**2) / fan_in
+
+
+def ttfs_cnn(
+    e_rev: float | tuple[float, float],
+    *,
+    steps: int = 30,
+    test_steps: int = 60,
+    offset: str | float = "random",
+    test_offset: str | float = "fixed",
+    sigma_spike: float = 0.0,
+    in_channels: int = 1,
+    image_size: int = 28,
+    classes: int = 10,
+    width: float = 1.0,
+    init_gain: float = 1.0,
+    t_ref: float = 3.2,
+) -> TTFSNet:
+    """Conv(16)-Conv(16)-PL-Conv(32)-Conv(32)-PL-128-10 TTFS net of arXiv 2412.09010v1 App. C (Fig. 10).
+
+    3x3 convolutions, stride 1, padding 1 (padding = no input spike); 2x2 time-min pooling (the earliest
+    spike wins; +inf only where the whole window is silent). Choices where the paper is silent:
+
+    * DSTD windows: layer l = 1..L (L = 6) gets the grid [0, 1 + (l - 1) 2 t_ref / L]: the input window [0, 1]
+      plus twice the mean per-layer delay t_ref / L the initialisation aims at (App. C); later spikes enter at
+      the window's end (:class:`SpikeWindow`). A neuron may still fire after its own window (the last DSTD
+      interval is unbounded).
+    * Initialisation U[0, w_max / fan_in] with w_max of Eq. 107 (w* = 2 ``init_gain``) at the layer's E+.
+    * Spike noise: ``sigma_spike`` (default 0: App. C does not mention it for TTFS) after every layer,
+      unclamped (+inf stays +inf).
+    """
+    _check_common(e_rev, steps, sigma_spike, width)
+    if image_size < 4:
+        raise ValueError(f"image_size must be >= 4 (two 2x2 poolings), got {image_size!r}")
+    n_layers = 6
+    windows = [1.0 + k * 2.0 * t_ref / n_layers for k in range(n_layers)]
+    kw = dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset)
+    ch = [max(1, round(c * width)) for c in (16, 32)]
+    mods: list[nn.Module] = [Encode(flatten=False)]
+    layers: list[SpikingLayer] = []
+    c_in, size, k = in_channels, image_size, 0
+    for c in ch:
+        for _ in range(2):
+            if k > 0:
+                mods.append(SpikeWindow(windows[k]))
+            layer = TTFSConv2d(c_in, c, 3, e_rev, padding=1, t_max=windows[k], **kw)
+            mods.append(layer)
+            layers.append(layer)
+            if sigma_spike > 0:
+                mods.append(SpikeNoise(sigma_spike, clamp=False))
+            c_in, k = c, k + 1
+        mods.append(TimeMinPool2d(2))
+        size //= 2
+    mods.append(Flatten())
+    dims = [c_in * size * size, max(1, round(128 * width)), classes]
+    for n_in, n_out in zip(dims[:-1], dims[1:]):
+        mods.append(SpikeWindow(windows[k]))
+        layer = TTFSLinear(n_in, n_out, e_rev, t_max=windows[k], **kw)
+        mods.append(layer)
+        layers.append(layer)
+        if sigma_spike > 0:
+            mods.append(SpikeNoise(sigma_spike, clamp=False))
+        k += 1
+    for layer in layers:
+        bound = ttfs_init_bound(e_rev, layer.weight[0].numel(), n_layers, t_ref, 2.0 * init_gain)
+        with torch.no_grad():
+            layer.weight.uniform_(0.0, bound)
+    return TTFSNet(*mods)
 
 
 def build(name: str, e_rev, *, dataset: str = "fmnist", **kwargs) -> SpikeNet:
@@ -231,4 +350,6 @@ def build(name: str, e_rev, *, dataset: str = "fmnist", **kwargs) -> SpikeNet:
         raise ValueError(f"dataset must be 'fmnist' or 'cifar10', got {dataset!r}")
     if name == "mlp":
         return mlp(e_rev, sizes=(shape[0] * shape[1] ** 2, 400, 400, 10), **kwargs)
+    if name == "ttfs-cnn":
+        return ttfs_cnn(e_rev, in_channels=shape[0], image_size=shape[1], **kwargs)
     return vgg7(e_rev, in_channels=shape[0], image_size=shape[1], **kwargs)

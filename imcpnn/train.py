@@ -1,4 +1,4 @@
-"""Training loop of the RC-Spike networks: config, checkpoint/resume, metrics and evaluation (PAPER.md §3).
+"""Training loop of the RC-Spike networks: config, checkpoint/resume, metrics, evaluation (arXiv 2412.09010v1 Sec. 3).
 
 Defaults are the paper's RC-Spike settings: Adam, lr 1e-4, batch 32, gamma1 = 2.6, t_ref = 0.9,
 tau_soft = 0.07, sigma_spike = 0.01 (training and test), train with M = 3 and a random DSTD offset, test with
@@ -6,10 +6,13 @@ M = 30 and a fixed offset (App. E).
 
 Output folder (``out``):
   * ``config.json``: the :class:`TrainConfig`;
-  * ``checkpoint.pt``: model + optimizer + RNG state + the finished epochs, rewritten atomically every epoch;
+  * ``checkpoint.pt``: model + optimizer + RNG state + the finished epochs + the config, torch thread count and
+    device type, rewritten atomically every epoch and read back with ``weights_only=True``
+    (:mod:`imcpnn._impl.checkpoint`);
   * ``metrics.json``: ``{"config": {...}, "epochs": [{"epoch": 1, "train_loss": ..., "test_accuracy": ...}]}``.
 
-Resume: calling :func:`train` again with the same config and folder continues after the last finished epoch.
+Resume: calling :func:`train` again with the same config and folder continues after the last finished epoch;
+a checkpoint of another config, thread count or device type is refused (:class:`CheckpointError`).
 Everything random is reproducible: the weights come from ``torch.manual_seed(seed)``, the mini-batch order of
 epoch e from a generator seeded with (seed, e), and the DSTD offsets and spike noise from torch's global RNG,
 whose state is saved in the checkpoint. A resumed run (also after ``kill -9``) therefore equals an uninterrupted
@@ -19,7 +22,6 @@ on the training RNG stream.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -27,7 +29,6 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,37 +37,20 @@ from torch import nn
 from tqdm import tqdm
 
 from imcpnn import models
-from imcpnn.loss import predict, spike_time_loss
+from imcpnn._impl import checkpoint as ckpt_io
+from imcpnn._impl.checkpoint import CheckpointError as CheckpointError  # public re-export
+from imcpnn.evaluate import _rng_devices, evaluate, evaluation_overrides, layer_spike_times  # noqa: F401 (re-export)
+from imcpnn.functional import DSTD, parse_erev
+from imcpnn.loss import early_spike_penalty, firing_regularizer, predict, spike_time_loss, weight_norm_penalty
 
-DATASETS = ("fmnist", "cifar10")
+DATASETS = ("fmnist", "cifar10", "iris")
 OFFSETS = ("random", "fixed")
 LR_SCHEDULES = ("constant", "cosine")
+CHECKPOINT = "checkpoint.pt"
 
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
-
-
-def parse_erev(value: Any) -> float | tuple[float, float]:
-    """|E| (a number > 0, ``inf`` allowed) or a pair (E+, E-) with E+ > 0 > E-; strings like ``"4"``,
-    ``"inf"`` or ``"2.8,-1.53"`` are accepted. Raises ValueError naming ``e_rev``."""
-    if isinstance(value, str):
-        parts = [p.strip() for p in value.split(",")]
-        try:
-            nums = [float(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"e_rev must be |E| > 0 or 'E+,E-' with E+ > 0 > E-, got {value!r}") from None
-        value = nums[0] if len(nums) == 1 else tuple(nums)
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise ValueError(f"e_rev must be |E| > 0 or a pair (E+, E-), got {value!r}")
-        e_pos, e_neg = float(value[0]), float(value[1])
-        if not (e_pos > 0 and e_neg < 0) or math.isnan(e_pos) or math.isnan(e_neg):
-            raise ValueError(f"e_rev pair must satisfy E+ in (0, inf] and E- in [-inf, 0), got {value!r}")
-        return (e_pos, e_neg)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"e_rev must be |E| in (0, inf] or a pair (E+, E-), got {value!r}")
-    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +73,21 @@ class TrainConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     subset_seed: int = 0
+    val_size: int = 0
     width: float = 1.0
     init_gain: float = 1.0
     tau_soft: float = 0.07
     gamma1: float = 2.6
     t_ref: float = 0.9
+    # the TTFS firing regulariser Q (Eq. 53; model "ttfs-cnn", App. C: 8e-6); 0 elsewhere
+    gamma2: float = 0.0
+    # the Iris circuit experiment (arXiv 2412.09010v1 Table 2, Eq. 57-58): weight 2-norm P and early-spike
+    # penalty V, and the discharger's firing-phase RC decay E_dis (App. A); 0 / None elsewhere
+    gamma_w: float = 0.0
+    gamma_v: float = 0.0
+    e_dis: float | None = None
+    # training-time data augmentation (flip, rotation, crop; imcpnn.augment), per mini-batch (Sec. 3.3 CNNs)
+    augment: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "e_rev", parse_erev(self.e_rev))
@@ -105,13 +99,13 @@ class TrainConfig:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.model not in models.MODELS:
             raise ValueError(f"model must be one of {models.MODELS}, got {self.model!r}")
-        for name in ("steps", "test_steps"):
-            v = getattr(self, name)
-            if not _is_int(v) or v < 2:
-                raise ValueError(f"{name} must be an integer >= 2, got {v!r}")
-        for name in ("offset", "test_offset"):
-            if getattr(self, name) not in OFFSETS:
-                raise ValueError(f"{name} must be one of {OFFSETS}, got {getattr(self, name)!r}")
+        for steps, offset, prefix in ((self.steps, self.offset, ""), (self.test_steps, self.test_offset, "test_")):
+            if offset not in OFFSETS:
+                raise ValueError(f"{prefix}offset must be one of {OFFSETS}, got {offset!r}")
+            try:
+                DSTD(steps, offset)
+            except ValueError as err:
+                raise ValueError(f"{prefix}{err}") from None
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         for name in ("epochs", "batch_size"):
@@ -124,12 +118,21 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and (not _is_int(v) or v < 1):
                 raise ValueError(f"{name} must be None or an integer >= 1, got {v!r}")
+        if not _is_int(self.val_size) or self.val_size < 0:
+            raise ValueError(f"val_size must be an integer >= 0, got {self.val_size!r}")
         positive = ("lr", "width", "init_gain", "tau_soft")
         for name in positive:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-        for name in ("sigma_spike", "gamma1", "t_ref"):
+        if (self.dataset == "iris") != (self.model == "iris"):
+            raise ValueError(f"model 'iris' goes with dataset 'iris' only, got {self.model!r} on {self.dataset!r}")
+        if self.e_dis is not None and (isinstance(self.e_dis, bool) or not isinstance(self.e_dis, (int, float))
+                                       or not self.e_dis > 1.0 or math.isnan(self.e_dis)):  # fmt: skip
+            raise ValueError(f"e_dis must be None or a number in (1, inf], got {self.e_dis!r}")
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"augment must be True or False, got {self.augment!r}")
+        for name in ("sigma_spike", "gamma1", "t_ref", "gamma_w", "gamma_v", "gamma2"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
@@ -160,18 +163,94 @@ class TrainConfig:
 # data and model
 
 
-def load_data(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(x_train, y_train, x_test, y_test): float images in [0, 1], int64 labels; subsets per the config."""
+def split_indices(n_train: int, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(trained-on indices, validation indices) into the training split of ``n_train`` samples.
+
+    The validation split (``config.val_size`` samples, seeded by ``subset_seed``) is carved from the TRAINING
+    split first; the trained-on subset (``train_subset``, or all the rest) is then drawn from what remains, so
+    the two are disjoint and the test split is never touched. Both come back sorted. With ``val_size = 0``
+    the trained-on subset is :func:`imcpnn.data.subset_indices` of the whole split, as without validation.
+    """
+    from imcpnn import data
+
+    if config.val_size == 0:
+        return data.subset_indices(n_train, config.train_subset, config.subset_seed), torch.zeros(0, dtype=torch.long)
+    room = n_train - config.val_size
+    if room < (config.train_subset or 1):
+        raise ValueError(f"val_size must leave room for the training subset: val_size={config.val_size}, "
+                         f"train_subset={config.train_subset}, training split of {n_train} samples")  # fmt: skip
+    perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(int(config.subset_seed) + 7_919))
+    val, rest = perm[: config.val_size].sort().values, perm[config.val_size :]
+    keep = data.subset_indices(room, config.train_subset, config.subset_seed)
+    return rest[keep].sort().values, val
+
+
+def _train_split(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
     from imcpnn import data
 
     loader = data.load_fashion_mnist if config.dataset == "fmnist" else data.load_cifar10
-    x_tr, y_tr = loader("train", subset=config.train_subset, seed=config.subset_seed)
+    if config.val_size == 0:
+        return loader("train", subset=config.train_subset, seed=config.subset_seed)
+    return loader("train", raw=True)
+
+
+def load_data(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_train, y_train, x_test, y_test): float images in [0, 1], int64 labels; subsets per the config.
+
+    With ``val_size > 0`` the trained-on images exclude the validation split (:func:`split_indices`).
+    """
+    from imcpnn import data
+
+    if config.dataset == "iris":  # stratified 100 / 50 split, seeded by subset_seed
+        return data.load_iris_split(50, config.subset_seed)
+    loader = data.load_fashion_mnist if config.dataset == "fmnist" else data.load_cifar10
+    x_tr, y_tr = _train_split(config)
+    if config.val_size > 0:
+        idx, _ = split_indices(len(y_tr), config)
+        x_tr, y_tr = data.to_float(x_tr[idx]), y_tr[idx]
     x_te, y_te = loader("test", subset=config.test_subset, seed=config.subset_seed)
     return x_tr, y_tr, x_te, y_te
 
 
+def load_validation(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation split of ``config`` (carved from the training split, see :func:`split_indices`):
+    float images in [0, 1] and int64 labels. Raises ValueError when ``val_size`` is 0."""
+    from imcpnn import data
+
+    if config.val_size == 0:
+        raise ValueError("val_size must be >= 1 to load a validation split, got 0")
+    x, y = _train_split(config)
+    _, idx = split_indices(len(y), config)
+    return data.to_float(x[idx]), y[idx]
+
+
+#: The TTFS settings of arXiv 2412.09010v1 §3 / App. C (lr, gamma1, t_ref, tau_soft, gamma2, batch 32, 150
+#: epochs; train M = 30, test M = 60 as in App. E), and no spike noise (App. C does not mention it for TTFS).
+TTFS_DEFAULTS: dict[str, Any] = dict(lr=2e-4, gamma1=0.02, t_ref=3.2, tau_soft=0.07, gamma2=8e-6, batch_size=32,
+                                     epochs=150, steps=30, test_steps=60, sigma_spike=0.0)  # fmt: skip
+
+
+def default_config(model: str = "mlp", **changes: Any) -> TrainConfig:
+    """The paper's settings for ``model`` (RC-Spike defaults, or :data:`TTFS_DEFAULTS` for ``"ttfs-cnn"``)."""
+    base = dict(TTFS_DEFAULTS) if model == "ttfs-cnn" else {}
+    return TrainConfig(model=model, **{**base, **changes})
+
+
+def ttfs_silent_time(config: TrainConfig) -> float:
+    """The time a silent TTFS output (+inf) gets in the loss: 2 t_ref (our choice; the paper is silent)."""
+    return 2.0 * config.t_ref
+
+
 def build_model(config: TrainConfig) -> models.SpikeNet:
     """The config's network (weights drawn from torch's global RNG; seed it first)."""
+    if config.model == "iris":
+        return models.iris(config.e_rev, e_dis=config.e_dis, init_gain=config.init_gain)
+    if config.model == "ttfs-cnn":
+        return models.build(
+            config.model, config.e_rev, dataset=config.dataset, steps=config.steps, test_steps=config.test_steps,
+            offset=config.offset, test_offset=config.test_offset, sigma_spike=config.sigma_spike,
+            width=config.width, init_gain=config.init_gain, t_ref=config.t_ref,
+        )  # fmt: skip
     return models.build(
         config.model, config.e_rev, dataset=config.dataset, steps=config.steps, test_steps=config.test_steps,
         offset=config.offset, test_offset=config.test_offset, sigma_spike=config.sigma_spike,
@@ -193,168 +272,33 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# evaluation
-
-
-def _rng_devices(device: torch.device) -> list[int]:
-    return [device.index or 0] if device.type == "cuda" else []
-
-
-@contextlib.contextmanager
-def evaluation_overrides(
-    model: nn.Module,
-    *,
-    e_rev: Any = None,
-    test_steps: int | None = None,
-    test_offset: str | float | None = None,
-    weight_scale: tuple[float, float] | None = None,
-) -> Iterator[nn.Module]:
-    """Temporarily evaluate ``model`` at another |E| (every layer's E+/E-), test-time M or offset, and with
-    positive / negative weights scaled by (alpha+, alpha-) (App. F); everything is restored on exit."""
-    layers = list(models.dstd_layers(model))
-    saved = [(m.e_pos, m.e_neg, m.test_steps, m.test_offset) for m in layers]
-    saved_w = [m.weight.detach().clone() for m in layers] if weight_scale is not None else None
-    was_training = model.training
-    try:
-        if e_rev is not None:
-            from imcpnn._impl.validate import reversal_potentials
-
-            e_pos, e_neg = reversal_potentials(parse_erev(e_rev))
-            for m in layers:
-                m.e_pos, m.e_neg = e_pos, e_neg
-        if test_steps is not None:
-            if not _is_int(test_steps) or test_steps < 2:
-                raise ValueError(f"test_steps must be an integer >= 2, got {test_steps!r}")
-            for m in layers:
-                m.test_steps = test_steps
-        if test_offset is not None:
-            if test_offset not in OFFSETS and not isinstance(test_offset, float):
-                raise ValueError(f"test_offset must be one of {OFFSETS} or a float, got {test_offset!r}")
-            for m in layers:
-                m.test_offset = test_offset
-        if weight_scale is not None:
-            a_pos, a_neg = (float(a) for a in weight_scale)
-            if not (a_pos > 0 and a_neg > 0 and math.isfinite(a_pos) and math.isfinite(a_neg)):
-                raise ValueError(f"weight_scale must be two finite numbers > 0 (alpha+, alpha-), got {weight_scale!r}")
-            with torch.no_grad():
-                for m in layers:
-                    w = m.weight
-                    w.copy_(torch.where(w >= 0, w * a_pos, w * a_neg))
-        model.eval()
-        yield model
-    finally:
-        for m, (e_pos, e_neg, ts, to) in zip(layers, saved):
-            m.e_pos, m.e_neg, m.test_steps, m.test_offset = e_pos, e_neg, ts, to
-        if saved_w is not None:
-            with torch.no_grad():
-                for m, w in zip(layers, saved_w):
-                    m.weight.copy_(w)
-        model.train(was_training)
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    e_rev: Any = None,
-    test_steps: int | None = None,
-    test_offset: str | float | None = None,
-    weight_scale: tuple[float, float] | None = None,
-    batch_size: int = 1000,
-    seed: int = 0,
-    return_outputs: bool = False,
-) -> float | tuple[float, torch.Tensor]:
-    """Test accuracy of ``model`` in eval mode (test M and offset of its layers unless overridden).
-
-    ``e_rev``/``weight_scale`` evaluate the SAME trained weights at another |E| with positive / negative
-    weights scaled by (alpha+, alpha-): the ANN and scaled-ANN baselines of App. F. The spike noise and any
-    random test offset are drawn under a forked RNG seeded with ``seed``: repeatable, and the caller's RNG
-    stream is untouched. With ``return_outputs`` also returns the output spike times [N, classes].
-    """
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    device = next(model.parameters()).device
-    outs, correct = [], 0
-    overrides = evaluation_overrides(
-        model, e_rev=e_rev, test_steps=test_steps, test_offset=test_offset, weight_scale=weight_scale
-    )
-    with overrides, torch.random.fork_rng(devices=_rng_devices(device)):
-        torch.manual_seed(seed)
-        for i in range(0, len(x), batch_size):
-            xb = x[i : i + batch_size].to(device)
-            t = model(xb)
-            correct += int((predict(t).cpu() == y[i : i + batch_size]).sum())
-            if return_outputs:
-                outs.append(t.cpu())
-    acc = correct / max(1, len(x))
-    return (acc, torch.cat(outs)) if return_outputs else acc
-
-
-@torch.no_grad()
-def layer_spike_times(model: models.SpikeNet, x: torch.Tensor, *, batch_size: int = 1000, seed: int = 0,
-                      e_rev: Any = None) -> list[torch.Tensor]:  # fmt: skip
-    """Every RC-Spike layer's output spike times on ``x`` in eval mode (for the histograms of Fig. 4d)."""
-    device = next(model.parameters()).device
-    per_layer: list[list[torch.Tensor]] = []
-    with evaluation_overrides(model, e_rev=e_rev), torch.random.fork_rng(devices=_rng_devices(device)):
-        torch.manual_seed(seed)
-        for i in range(0, len(x), batch_size):
-            outs = model.layer_outputs(x[i : i + batch_size].to(device))
-            if not per_layer:
-                per_layer = [[] for _ in outs]
-            for acc, o in zip(per_layer, outs):
-                acc.append(o.flatten(1).cpu())
-    return [torch.cat(p) for p in per_layer]
-
-
-# ---------------------------------------------------------------------------------------------------------
 # checkpoints
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_json(path: Path, payload: dict) -> None:
-    _atomic_write_bytes(path, lambda f: f.write((json.dumps(payload, indent=2) + "\n").encode()))
-
-
-def _rng_state(device: torch.device) -> dict[str, Any]:
-    state = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
-    torch.set_rng_state(state["cpu"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def load_checkpoint(out: str | os.PathLike[str]) -> dict[str, Any] | None:
-    path = Path(out) / "checkpoint.pt"
-    if not path.exists():
-        return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """The checkpoint of run folder ``out`` (``None`` if it has none), read with ``weights_only=True``.
+
+    Raises :class:`CheckpointError` (a ValueError; one line naming the file) when it is corrupt,
+    truncated, holds anything but tensors and plain data, or is not an imcpnn training checkpoint.
+    """
+    return ckpt_io.load(Path(out) / CHECKPOINT)
 
 
 def load_model(out: str | os.PathLike[str], device: str | torch.device | None = "cpu") -> models.SpikeNet:
-    """The trained model of a run folder (its last finished epoch), in eval mode."""
+    """The trained model of a run folder (its last finished epoch), in eval mode; read safely like
+    :func:`load_checkpoint` (:class:`CheckpointError` naming the file when it is unusable)."""
     ckpt = load_checkpoint(out)
     if ckpt is None:
-        raise FileNotFoundError(f"no checkpoint.pt in {out}")
-    config = TrainConfig.from_dict(ckpt["config"])
-    with torch.random.fork_rng(devices=[]):
-        model = build_model(config)
-    model.load_state_dict(ckpt["model"])
+        raise FileNotFoundError(f"no {CHECKPOINT} in {out}")
+    path = Path(out) / CHECKPOINT
+    try:
+        config = TrainConfig.from_dict(ckpt["config"])
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(config)
+        model.load_state_dict(ckpt["model"])
+    except (ValueError, TypeError, RuntimeError, KeyError) as err:
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} does not fit this imcpnn ({reason}); retrain the run") from None
     return model.to(resolve_device(device)).eval()
 
 
@@ -367,8 +311,19 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 def objective(model: nn.Module, t_out: torch.Tensor, target: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    """The training objective of one mini-batch: the spike-time loss of arXiv 2412.09010v1 Eq. 49-52."""
-    return spike_time_loss(t_out, target, tau_soft=config.tau_soft, gamma1=config.gamma1, t_ref=config.t_ref)
+    """The training objective of one mini-batch: the spike-time loss of arXiv 2412.09010v1 Eq. 49-52, plus
+    gamma_w P + gamma_v V (Eq. 57-58, the Iris circuit run) when those are > 0; for "ttfs-cnn" silent outputs
+    (+inf) count at :func:`ttfs_silent_time` and gamma2 Q (Eq. 53, sign: :func:`firing_regularizer`) is added."""
+    silent = ttfs_silent_time(config) if config.model == "ttfs-cnn" else None
+    loss = spike_time_loss(t_out, target, tau_soft=config.tau_soft, gamma1=config.gamma1, t_ref=config.t_ref,
+                           t_silent=silent)  # fmt: skip
+    if config.gamma2 > 0:
+        loss = loss + firing_regularizer(getattr(model, "last_io", []), config.gamma2)
+    if config.gamma_w > 0:
+        loss = loss + config.gamma_w * weight_norm_penalty(model)
+    if config.gamma_v > 0:
+        loss = loss + config.gamma_v * early_spike_penalty(getattr(model, "last_outputs", [t_out]))
+    return loss
 
 
 def _lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
@@ -403,6 +358,10 @@ def train_epoch(
     for b in bar:
         idx = perm[b * bs : (b + 1) * bs]
         xb, yb = x[idx].to(device), y[idx].to(device)
+        if config.augment:  # its own generator: the global RNG stream is untouched
+            from imcpnn.augment import augment_batch
+
+            xb = augment_batch(xb, _epoch_generator(config.seed * 7_919 + b + 1, epoch))
         t_out = model(xb)
         loss = objective(model, t_out, yb, config)
         if not torch.isfinite(loss):
@@ -433,13 +392,19 @@ def train(
 
     Args:
         config: the run.
-        out: the run folder; created if missing. If it holds a run of another config, ValueError.
+        out: the run folder; created if missing. If it holds a run of another config, ValueError; if its
+            checkpoint is unreadable, or was written under another thread count or device type,
+            :class:`CheckpointError` (resume with the recorded setting, or delete the folder).
         device: ``"auto"`` (default: CUDA when present), ``"cpu"``, ``"cuda"``...
         threads: ``torch.set_num_threads`` for this run (``None`` leaves torch's setting).
         progress: show tqdm progress bars (on stderr).
         data: pre-loaded (x_train, y_train, x_test, y_test), else :func:`load_data`.
     """
+    if not str(out).strip():
+        raise ValueError("out must be a run folder path, got ''")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out {out} exists and is not a folder; use another --out")
     out.mkdir(parents=True, exist_ok=True)
     dev = resolve_device(device)
     if threads is not None:
@@ -447,18 +412,31 @@ def train(
             raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
         torch.set_num_threads(threads)
     cfg = config.to_dict()
+    ckpt_io.clean_stale_tmp(out)  # a crash or a full disk can leave <file>.tmp<PID> behind
+    ckpt = load_checkpoint(out)
     cfg_path = out / "config.json"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
+        try:
+            old = json.loads(cfg_path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            old = None
+        if not isinstance(old, dict):
+            raise ValueError(f"{cfg_path} is not a run config (JSON object); delete the folder {out} to restart")
         if old != json.loads(json.dumps(cfg)):
-            raise ValueError(f"out folder {out} holds a run with another config; use another --out")
+            raise ValueError(f"out folder {out} holds a run with another config "
+                             f"({ckpt_io.config_diff(old, cfg)}); use another --out")  # fmt: skip
+    finished = ckpt is not None and len(ckpt["epochs"]) >= config.epochs
+    if ckpt is not None:  # the checkpoint's own record decides, also when config.json is gone
+        ckpt_io.check_resume(ckpt, out / CHECKPOINT, cfg, finished=finished, threads=torch.get_num_threads(),
+                             device=dev)  # fmt: skip
     else:
-        _atomic_json(cfg_path, cfg)
+        ckpt_io.check_orphan_metrics(out)
+    if not cfg_path.exists():
+        ckpt_io.atomic_json(cfg_path, cfg)
 
-    ckpt = load_checkpoint(out)
     metrics = {"config": cfg, "epochs": list(ckpt["epochs"]) if ckpt else []}
-    if ckpt is not None and len(ckpt["epochs"]) >= config.epochs:
-        _atomic_json(out / "metrics.json", metrics)
+    if finished:
+        ckpt_io.atomic_json(out / "metrics.json", metrics)
         return metrics
 
     x_tr, y_tr, x_te, y_te = data if data is not None else load_data(config)
@@ -468,7 +446,7 @@ def train(
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
-        _set_rng_state(ckpt["rng"], dev)
+        ckpt_io.set_rng_state(ckpt["rng"], dev)
     x_te_dev, y_te_cpu = x_te.to(dev), y_te.cpu()
     start = len(metrics["epochs"])
     for epoch in range(start + 1, config.epochs + 1):
@@ -483,10 +461,10 @@ def train(
         })  # fmt: skip
         state = {
             "config": cfg, "epochs": metrics["epochs"], "model": model.state_dict(),
-            "optimizer": opt.state_dict(), "rng": _rng_state(dev),
+            "optimizer": opt.state_dict(), "rng": ckpt_io.rng_state(dev),
         }  # fmt: skip
-        _atomic_write_bytes(out / "checkpoint.pt", lambda f, s=state: torch.save(s, f))
-        _atomic_json(out / "metrics.json", metrics)
+        ckpt_io.save(out / CHECKPOINT, state, threads=torch.get_num_threads(), device=dev)
+        ckpt_io.atomic_json(out / "metrics.json", metrics)
         if progress:
             print(f"[{out.name}] epoch {epoch}: loss {train_loss:.4f}, test acc {test_acc:.4f} "
                   f"({t1 - t0:.1f} s train, {t2 - t1:.1f} s eval)", file=sys.stderr)  # fmt: skip

@@ -13,15 +13,20 @@
 # %% [markdown]
 # # DSTD accuracy: Fig. 2c, 2d, 3a, 3b
 #
-# Differentiable spike-time discretization (DSTD, PAPER.md §2) replaces the sorted, event-driven solution of the
-# IMC-aware neuron by M grid points. Here an untrained RC-Spike layer receives 1000 input spikes uniform on
+# Differentiable spike-time discretization (DSTD, arXiv 2412.09010v1 section "Fast training by differentiable
+# spike-time discretization", Fig. 2a-b) replaces the sorted, event-driven solution of the IMC-aware neuron by M
+# grid points. Here an untrained RC-Spike layer receives 1000 input spikes uniform on
 # [0, 1] with random Gaussian weights (std 2/sqrt(N_in), our choice), and we compare the exact membrane
 # potential (Eq. 12-25) with DSTD (Eq. 34-40) at a fixed offset t_offset = 0.
 #
 # * Fig. 2c: traces for |E| = 10, 2, 1 at M = 4. Fig. 2d: |E| = 1 at M = 3, 6, 10. The dashed line is the DSTD
 #   model's own trajectory: on each grid interval it uses the interval averages of f and g, so at small |E|
 #   (fast relaxation, time constant 1/f) it settles quickly to g/f within each interval.
-# * Fig. 3a/b: the mean error |v(1) - v^(1)| against M and against |E|; Theorem 1 predicts O(M^-2 |E|^-1).
+# * Fig. 3a/b: the mean error |v(1) - v^(1)| against M and against |E|; the paper states O(M^-2 |E|^-1) (text beside
+#   Fig. 3a-b, proof in App. B).
+#
+# The error grids are computed (or loaded, when settings, code and data all match) by
+# `imcpnn.repro.dstd_accuracy.compute`; the random-offset curve is seeded. Paper numbers: `imcpnn.repro.paper`.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -34,29 +39,12 @@ import numpy as np
 import torch
 
 import imcpnn
-from imcpnn.repro.dstd_accuracy import dstd_error_grid, loglog_slope, random_layer
+from imcpnn.repro import dstd_accuracy as da
+from imcpnn.repro.dstd_accuracy import random_layer
 from imcpnn.repro.profiles import output_dirs, save_figure, write_json
 
 dirs = output_dirs(profile)
-settings = {
-    "smoke": dict(n_in=200, samples=50, neurons=4, trace_neurons=6, m=[4, 8, 16, 32, 64], e=[1, 4, 32, 64, 128]),
-    "quick": dict(
-        n_in=1000,
-        samples=1000,
-        neurons=10,
-        trace_neurons=12,
-        m=[2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
-        e=[0.5, 1, 2, 4, 8, 16, 32, 64, 100],
-    ),
-    "paper": dict(
-        n_in=1000,
-        samples=1000,
-        neurons=10,
-        trace_neurons=20,
-        m=[2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256],
-        e=[0.5, 0.7, 1, 1.4, 2, 2.8, 4, 5.6, 8, 11, 16, 23, 32, 45, 64, 100, 200, 400, 1000],
-    ),
-}[profile]
+settings = da.settings_for(profile)
 print(profile, settings)
 
 # %% [markdown]
@@ -102,19 +90,14 @@ print("mean |v(1) error| Fig. 2c:", trace_err_2c, " Fig. 2d:", trace_err_2d)
 # ## Fig. 3a and 3b: error against M and |E|
 
 # %%
-t, w = random_layer(settings["samples"], settings["n_in"], settings["neurons"], seed=0)
-e_values, m_values = settings["e"], settings["m"]
-err = dstd_error_grid(t, w, e_values, m_values, offset="fixed")
-e_offset = [1]  # the random-offset comparison, at |E| = 1
-err_random = dstd_error_grid(t, w, e_offset, m_values, offset="random")
-
-fit_m = [m for m in m_values if 8 <= m <= 64]
-fit_idx = [m_values.index(m) for m in fit_m]
-slopes_m = {e: loglog_slope(fit_m, err[i, fit_idx]) for i, e in enumerate(e_values)}
-large_e = [e for e in e_values if e >= 32]  # the O(1/|E|) regime: |E| well above the range of v
-slopes_e = {m: loglog_slope(large_e, err[[e_values.index(e) for e in large_e], j]) for j, m in enumerate(m_values)}
-print("slope vs M (M = 8..64):", {e: round(s, 3) for e, s in slopes_m.items()})
-print("slope vs |E| (|E| >= 32):", {m: round(s, 3) for m, s in slopes_e.items()})
+res = da.compute(profile)
+e_values, m_values = res["e_values"], res["m_values"]
+err, err_random = np.array(res["error_fixed_offset"]), np.array(res["error_random_offset"])
+fit_m = res["fit_m"]
+slopes_m = {float(k): v for k, v in res["slope_vs_m"].items()}
+slopes_e = {int(k): v for k, v in res["slope_vs_e"].items()}
+print(f"slope vs M (M = {fit_m[0]}..{fit_m[-1]}):", {e: round(s, 3) for e, s in slopes_m.items()})
+print(f"slope vs |E| (|E| in {res['fit_e']}):", {m: round(s, 3) for m, s in slopes_e.items()})
 
 # %%
 fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(11, 4))
@@ -139,59 +122,42 @@ save_figure(fig, dirs.figures, "fig3ab_dstd_error")
 i_e = e_values.index(1) if 1 in e_values else 0
 fig, ax = plt.subplots(figsize=(5.5, 4))
 ax.loglog(ms, err[i_e], "o-", label="fixed offset (t_offset = 0)")
-ax.loglog(ms, err_random[0], "s-", label="random offset (one draw)")
+ax.loglog(ms, err_random[0], "s-", label=f"random offset (one seeded draw, seed {res['random_offset_seed']})")
 ax.set(xlabel="DSTD steps M", ylabel="mean |v(1) - v^(1)|", title=f"|E| = {e_values[i_e]:g}: offset")
 ax.legend()
 save_figure(fig, dirs.figures, "fig3a_supp_random_offset")
 
 # %%
-slope_large_e = float(np.mean([slopes_m[e] for e in e_values if e >= 4]))
+comparison = da.paper_comparison(res, trace_err_2d, profile)
 write_json(
     dirs.results / "dstd_accuracy.json",
     {
-        "settings": settings,
-        "e_values": e_values,
-        "m_values": m_values,
-        "error_fixed_offset": err.tolist(),
-        "error_random_offset": err_random.tolist(),
-        "slope_vs_m": {str(k): v for k, v in slopes_m.items()},
-        "slope_vs_e": {str(k): v for k, v in slopes_e.items()},
+        "title": "DSTD accuracy (Fig. 2c-d, 3a-b)",
+        **res,
         "trace_error_fig2c": {str(k): v for k, v in trace_err_2c.items()},
         "trace_error_fig2d": {str(k): v for k, v in trace_err_2d.items()},
-        "paper_comparison": [
-            {
-                "figure": "Fig. 3a",
-                "quantity": "DSTD error slope vs M (|E| >= 4, M = 8..64)",
-                "paper": "-2 (Theorem 1)",
-                "ours": round(slope_large_e, 3),
-            },
-            {
-                "figure": "Fig. 3b",
-                "quantity": f"DSTD error slope vs |E| (|E| >= 32, M = {fit_m[-1]})",
-                "paper": "-1 (Theorem 1)",
-                "ours": round(slopes_e[fit_m[-1]], 3),
-            },
-            {
-                "figure": "Fig. 2d",
-                "quantity": "mean |v(1) error|, |E| = 1, M = 3 / 6 / 10",
-                "paper": "M = 3 minor discrepancies, M = 10 negligible",
-                "ours": " / ".join(f"{trace_err_2d[m]:.2g}" for m in (3, 6, 10)),
-            },
-        ],
+        "paper_comparison": comparison,
     },
     profile=profile,
 )
+for row in comparison:
+    print(f"{row['figure']}: {row['quantity']}: ours {row['ours']} vs paper {row['paper']} -> {row['verdict']}")
 
 # %% [markdown]
-# ## Claims checked
-# * The error falls as M^-2 (Theorem 1): the fitted log-log slope over M = 8..64 is close to -2 for |E| >= 4.
-# * It shrinks as |E| grows (for |E| >= 4, above the range of v; below it v saturates at the reversal
-#   potentials, which bounds the error), approaching |E|^-1 for large |E|, and vanishes in the ideal limit.
-# * Fig. 2d: the trace error at |E| = 1 shrinks from M = 3 to M = 10.
+# ## Claims checked (thresholds sized to the effect, fixed before the run)
+# * Fig. 3a: the error falls as M^-2: the mean fitted slope over M = 8..64, |E| >= 4, is within 0.3 of -2 (a
+#   first-order method, M^-1, fails this).
+# * Fig. 3b: at the largest fitted M the slope against |E| (|E| >= 32) is within 0.3 of -1 (no |E| dependence, 0,
+#   or |E|^-2 fail this); the row's verdict says whether it is within 0.1 ("reproduced") or only 0.3 ("partially").
+# * The error shrinks as |E| grows at every |E| >= 4 and M >= 8; in the ideal limit |E| = inf, v(1) is the
+#   weighted sum exactly.
+# * Fig. 2d: the trace error at |E| = 1 shrinks from M = 3 to 6 to 10.
 
 # %%
-assert -2.3 < slope_large_e < -1.7, slope_large_e
-assert all(-1.25 < slopes_e[m] < -0.7 for m in fit_m), slopes_e
+slope_large_e = float(np.mean([slopes_m[e] for e in e_values if e >= 4]))
+assert abs(slope_large_e - (-2.0)) < 0.3, slope_large_e
+m_last = fit_m[-1]
+assert abs(slopes_e[m_last] - (-1.0)) < 0.3, (m_last, slopes_e[m_last])
 big_e = [i for i, e in enumerate(e_values) if e >= 4]
 fine_m = [j for j, m in enumerate(m_values) if m >= 8]  # grids fine enough to resolve the dynamics
 assert all(err[i, j] > err[i + 1, j] for i in big_e[:-1] for j in fine_m), "error must shrink as |E| grows"

@@ -12,31 +12,25 @@
 # ---
 
 # %% [markdown]
-# # Fashion-MNIST, fully connected RC-Spike 784-400-400-10 (Fig. 4c-f, 11a, 13a, 14a; Table 3 MLP rows)
+# # Fashion-MNIST, fully connected RC-Spike 784-400-400-10 (arXiv 2412.09010v1 Fig. 4c-f, 11a, 13a, 14a; Table 3)
 #
-# Trains the RC-Spike MLP of §3.2 with DSTD and regenerates the figures of the Fashion-MNIST MLP experiments.
-# Runs are cached by config under `runs/<profile>/<hash>/` (`build/smoke/runs` for smoke): re-executing the
-# notebook only re-plots. Headline numbers go to `results/fmnist_mlp.json`; `make report` tables them.
+# Trains the RC-Spike MLP of arXiv 2412.09010v1 Sec. 3.2 ("Fast training by differentiable spike-time
+# discretization", Fig. 4) with DSTD and regenerates the figures of the Fashion-MNIST MLP experiments. The budgets,
+# the training-run cache (keyed by config, code fingerprint, data digest and device) and the ANN / scaled-ANN
+# baselines live in `imcpnn.repro.fmnist_mlp`; this notebook only plots and checks.
 #
-# **Profiles.** `paper`: the paper's settings (60k/10k, 50 epochs, Adam lr 1e-4 constant, batch 32, 5 seeds,
-# full sweeps; sized for a GPU). `quick` (what the committed figures show): 1 seed, Adam **lr 1e-3 with a
-# cosine decay, batch 128** (the paper's lr 1e-4 / batch 32 needs tens of epochs; this CPU affords a few);
-# the headline run (|E| = 4, M = 3, random offset) trains on all 60k images for 4 epochs and is tested on all
-# 10k; the sweeps train on a 10k subset for 3 epochs and test on a 2k subset; 3 seeds for the M <= 3 runs of
-# Fig. 4c/e, 1 seed elsewhere; fewer sweep points; Fig. 11a at M = 3 instead of 10; the scaled-ANN scales are
-# chosen on 300 test images at test M = 10 (coarse 0.3 grid, then a greedy walk on the 0.1 grid), then scored
-# on the 2k test subset at M = 30. `smoke`: seconds, for CI.
+# **Profiles** (`imcpnn.repro.fmnist_mlp.SETTINGS`). `paper`: 60k/10k, 50 epochs, Adam lr 1e-4, batch 32, 5 seeds,
+# full sweeps (sized for a GPU). `quick`: 6k training images (plus 1k held out from the training set for
+# validation), 3 epochs at lr 1e-3 with a cosine decay, batch 128, test on a 2k subset at M = 30; the headline is
+# the |E| = 4, M = 3 cell of that grid. `smoke`: seconds, for CI.
 #
-# **Choices where the paper is silent** (see `imcpnn.models`): He-uniform init, no bias; spike noise after
-# every layer (output included), not on the encoded input; the output layer is read out as t = 1 - v(1)
-# without the clip to the firing phase (with the clip, training collapses: every output goes silent).
-# Test: M = 30 with a fixed offset (App. E), noise sigma_spike at test as in training.
+# **No test-set leakage.** Every choice (the scaled-ANN weight scales of App. F, the best |E| per σ of Table 3) is
+# made on the validation split carved from the training set and then scored on test.
 #
-# **What the quick profile does not reproduce** (a budget of ~0.2 % of the paper's updates): the accuracies are
-# ~4-5 pt below the paper's (85-86 % for the 10k-subset sweeps, 89 % for the full headline run vs 90.4 %); the
-# MLP accuracy does not rise monotonically with |E| (it is flat within ~1 pt for |E| <= 10 and lower at
-# |E| = 100); sigma_spike = 0.04 costs ~4 pt instead of ~0.3 pt; at M = 3 the fixed-offset penalty is only
-# ~0.5 pt (it is clear at M = 2). The last cell asserts the claims that are reproduced.
+# **Choices where the paper is silent** (see `imcpnn.models`): He-uniform init, no bias; spike noise after every
+# layer (output included), not on the encoded input; the output layer is read out as t = 1 - v(1).
+# Each qualitative claim is decided by a 95 % t-interval over seeds and reported as resolved or
+# "not resolved at this budget"; nothing is tuned until a claim appears.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -52,51 +46,18 @@ from tqdm import tqdm
 
 from imcpnn.repro import fmnist_mlp as X
 from imcpnn.repro import profiles
-from imcpnn.train import TrainConfig, evaluate, layer_spike_times
+from imcpnn.repro.paper import FMNIST_MLP as P
+from imcpnn.repro.report import comparison_row
+from imcpnn.train import TrainConfig, evaluate, layer_spike_times, split_indices
 
 T_START = time.perf_counter()
 profiles.check_profile(profile)
 dirs = profiles.output_dirs(profile)
 THREADS = X.default_threads()
 torch.set_num_threads(THREADS)
-
-S = {
-    "smoke": dict(
-        seeds=[0], curve_seeds=[0],
-        base=dict(train_subset=256, test_subset=128, epochs=1, batch_size=64, lr=1e-3,
-                  lr_schedule="cosine", test_steps=10),
-        headline=dict(),
-        e_curves=[4.0, 1.0], m_curves=[3, 6], m_sweep=[3], e_sweep=[1.0, 4.0, 100.0],
-        sigmas=[0.0], sigma_e=[4.0], sigma_steps=3, test_ms=[3, 10], test_repeats=2,
-        grid_e=2.0, grid=(0.8, 1.2, 0.2), grid_n=64, grid_test_steps=5, scale_e=[1.0, 4.0],
-        scale_n=64, hist_e=[1.0, 100.0], hist_n=128,
-    ),
-    "quick": dict(
-        seeds=[0], curve_seeds=[0, 1, 2],
-        base=dict(train_subset=10_000, test_subset=2_000, epochs=3, batch_size=128, lr=1e-3,
-                  lr_schedule="cosine", test_steps=30),
-        headline=dict(train_subset=None, test_subset=None, epochs=4),
-        e_curves=[4.0, 1.0], m_curves=[3, 15], m_sweep=[2, 3, 15], e_sweep=[1.0, 2.0, 4.0, 10.0, 100.0],
-        sigmas=[0.0, 0.01, 0.04], sigma_e=[1.0, 4.0, 10.0], sigma_steps=3, test_ms=[2, 3, 5, 10, 15, 30],
-        test_repeats=3, grid_e=2.0, grid=(0.5, 3.0, 0.1), grid_n=300, grid_test_steps=10,
-        scale_e=[1.0, 2.0, 4.0, 10.0], scale_n=300, hist_e=[1.0, 2.0, 4.0, 10.0, 100.0], hist_n=1000,
-    ),
-    "paper": dict(
-        seeds=[0, 1, 2, 3, 4], curve_seeds=[0, 1, 2, 3, 4],
-        base=dict(train_subset=None, test_subset=None, epochs=50, batch_size=32,
-                  lr=1e-4, lr_schedule="constant", test_steps=30),
-        headline=dict(),
-        e_curves=[4.0, 1.0], m_curves=[3, 15], m_sweep=[2, 3, 4, 6, 10, 15, 30],
-        e_sweep=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0],
-        sigmas=[0.0, 0.005, 0.01, 0.02, 0.04], sigma_e=[1.0, 2.0, 4.0, 8.4, 30.7, 100.0], sigma_steps=10,
-        test_ms=[2, 3, 4, 6, 10, 15, 20, 30, 40], test_repeats=10, grid_e=2.0, grid=(0.5, 3.0, 0.1),
-        grid_n=10_000, grid_test_steps=30, scale_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0], scale_n=10_000,
-        hist_e=[1.0, 2.0, 4.0, 10.0, 100.0], hist_n=10_000,
-    ),
-}[profile]
+S = X.settings(profile)
 BASE = TrainConfig(**S["base"])
 print(profile, BASE, f"threads={THREADS}")
-
 RUN_TIMES: dict[str, float] = {}
 
 
@@ -106,181 +67,156 @@ def train_all(configs, desc):
     for c in tqdm(configs, desc=desc):
         t0 = time.perf_counter()
         out.append(X.run(c, profile, threads=THREADS, progress=False))
-        RUN_TIMES[c.key()] = time.perf_counter() - t0
+        RUN_TIMES[str(out[-1].path)] = time.perf_counter() - t0
     return out
 
 
-def acc(runs):
-    """Mean and std of the final test accuracy over seeds, in %."""
-    a = np.array([r.final_accuracy for r in runs]) * 100
-    return float(a.mean()), float(a.std())
+def pct(runs):
+    """Per-seed final test accuracies in %."""
+    return {r.config.seed: 100 * r.final_accuracy for r in runs}
 
 
-def cfg(**kw):
-    return BASE.replace(**kw)
+def mean_std(runs):
+    a = np.array(list(pct(runs).values()))
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
 
 
 # %% [markdown]
 # ## Headline: |E| = 4, M = 3, random offset
 
 # %%
-headline_runs = train_all([cfg(e_rev=4.0, steps=3, offset="random", seed=s, **S["headline"]) for s in S["seeds"]],
-                          "headline")
-HEADLINE = acc(headline_runs)
-sec_per_epoch = float(np.mean([r.seconds_per_epoch for r in headline_runs]))
-print(f"headline accuracy {HEADLINE[0]:.2f} % (paper 90.4 % after 50 epochs); {sec_per_epoch:.1f} s/epoch (train)")
+headline_runs = train_all([BASE.replace(e_rev=4.0, steps=3, offset="random", seed=0, **S["headline"])], "headline")
+HEADLINE = 100 * headline_runs[0].final_accuracy
+H = headline_runs[0].config
+sec_per_epoch = headline_runs[0].seconds_per_epoch
+N_HEAD = len(X.cached_data(H)[1])
+print(f"headline accuracy {HEADLINE:.2f} % ({H.epochs} epochs); {sec_per_epoch:.1f} s/epoch (train)")
 
 # %% [markdown]
-# ## Fig. 4c, 4e: learning curves and accuracy against M (random vs fixed offset)
+# ## Fig. 4c, 4e, 4f: the M x offset grid and the |E| sweeps (σ_spike = 0.01)
 
 # %%
-m_all = sorted(set(S["m_curves"]) | set(S["m_sweep"]))
-grid_runs = {}
-# several seeds for the cheap small-M runs (the offset effect is small at this budget), one for M = 15
-configs = [(e, m, off, s) for e in S["e_curves"] for m in m_all for off in ("random", "fixed")
-           for s in (S["curve_seeds"] if m <= 3 else S["seeds"])]  # fmt: skip
-results = train_all([cfg(e_rev=e, steps=m, offset=off, seed=s) for e, m, off, s in configs], "M x offset")
-for key, r in zip(configs, results):
-    grid_runs.setdefault(key[:3], []).append(r)
+cells = X.grid_cells(S)
+runs = train_all([BASE.replace(e_rev=e, steps=m, offset=off, seed=sd) for e, m, off, sd in cells], "Fig. 4 runs")
+G: dict[tuple, list] = {}
+for (e, m, off, _sd), r in zip(cells, runs):
+    G.setdefault((e, m, off), []).append(r)
 
-fig, axes = plt.subplots(1, len(S["e_curves"]), figsize=(5 * len(S["e_curves"]), 3.6), sharey=True)
-for ax, e in zip(np.atleast_1d(axes), S["e_curves"]):
-    for m in S["m_curves"]:
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+for ax, e in zip(axes, (4.0, 1.0)):
+    for m in (3, S["f4_m15"]):
         for off, ls in (("random", "-"), ("fixed", "--")):
-            curves = np.array([r.curve for r in grid_runs[(e, m, off)]]) * 100
+            curves = np.array([r.curve for r in G[(e, m, off)]]) * 100
             x = np.arange(1, curves.shape[1] + 1)
-            ax.errorbar(x, curves.mean(0), yerr=curves.std(0), ls=ls, marker="o", ms=3, label=f"M={m}, {off}")
+            ax.errorbar(x, curves.mean(0), yerr=curves.std(0), ls=ls, marker="o", ms=3,
+                        label=f"M={m}, {off} ({len(curves)} seeds)")  # fmt: skip
     ax.set(title=f"|E| = {e:g}", xlabel="epoch", ylabel="test accuracy (%)", xticks=x)
     ax.grid(alpha=0.3)
-np.atleast_1d(axes)[0].legend(fontsize=8)
-fig.suptitle(f"Fig. 4c: learning curves ({profile} profile)")
+axes[0].legend(fontsize=7)
+fig.suptitle(f"Fig. 4c: learning curves ({profile} profile; bars: std over seeds)")
 profiles.save_figure(fig, dirs.figures, "fig4c_learning_curves")
 
-fig, axes = plt.subplots(1, len(S["e_curves"]), figsize=(5 * len(S["e_curves"]), 3.6), sharey=True)
-for ax, e in zip(np.atleast_1d(axes), S["e_curves"]):
+fig, axes = plt.subplots(1, len(S["grid_e"]), figsize=(4.2 * len(S["grid_e"]), 3.6), sharey=True)
+for ax, e in zip(np.atleast_1d(axes), S["grid_e"]):
     for off, ls in (("random", "-"), ("fixed", "--")):
-        ms = [m for m in m_all]
-        a = np.array([acc(grid_runs[(e, m, off)]) for m in ms])
-        ax.errorbar(ms, a[:, 0], yerr=a[:, 1], ls=ls, marker="o", label=f"{off} offset")
+        a = np.array([mean_std(G[(e, m, off)]) for m in S["grid_m"]])
+        ax.errorbar(S["grid_m"], a[:, 0], yerr=a[:, 1], ls=ls, marker="o", capsize=3, label=f"{off} offset")
     ax.set(title=f"|E| = {e:g}", xlabel="DSTD steps M (training)", ylabel="test accuracy (%)", xscale="log")
-    ax.set_xticks(ms, [str(m) for m in ms])
+    ax.set_xticks(S["grid_m"], [str(m) for m in S["grid_m"]])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(alpha=0.3)
 np.atleast_1d(axes)[0].legend()
-fig.suptitle(f"Fig. 4e: accuracy vs M ({profile} profile)")
+fig.suptitle(f"Fig. 4e: accuracy vs M ({profile} profile; bars: std over seeds where > 1)")
 profiles.save_figure(fig, dirs.figures, "fig4e_accuracy_vs_steps")
 
 # %% [markdown]
-# ## Fig. 4f: accuracy against |E|, with the ANN and scaled-ANN baselines (App. F)
+# ## Fig. 4f: accuracy against |E| at M = 3 and M = 15, with the ANN and scaled-ANN baselines (App. F)
+# The scales are chosen on the validation split (coarse grid, then a greedy walk on the 0.1 grid) and scored on test.
 
 # %%
-configs = [(e, s) for e in S["e_sweep"] for s in S["seeds"]]
-results = train_all([cfg(e_rev=e, steps=3, offset="random", seed=s) for e, s in configs], "|E| sweep")
-e_runs = {}
-for (e, _s), r in zip(configs, results):
-    e_runs.setdefault(e, []).append(r)
-E_ACC = {e: acc(e_runs[e]) for e in S["e_sweep"]}
-
-# ANN: the |E| = 100 model of each seed evaluated at the other |E|; scaled ANN: (alpha+, alpha-) per |E|.
 data = X.cached_data(BASE)
 x_te, y_te = data[2], data[3]
-x_val, y_val = x_te[: S["scale_n"]], y_te[: S["scale_n"]]
-ann_models = [r.model() for r in e_runs[100.0]]
-ANN, SCALED, SCALES = {}, {}, {}
-for e in tqdm(S["scale_e"], desc="ANN / scaled ANN"):
-    ann_acc, sc_acc, sc = [], [], []
-    for m in ann_models:
-        ann_acc.append(evaluate(m, x_te, y_te, e_rev=e))
-        # coarse grid (0.3 steps), then a greedy walk on the 0.1 grid from its best point
-        coarse_a = X.scale_values(0.6, 3.0, 0.3)
-        coarse = X.scale_grid(m, x_val, y_val, e, coarse_a, test_steps=S["grid_test_steps"])
-        ci, cj = np.unravel_index(np.argmax(coarse), coarse.shape)
-        (a_pos, a_neg), _, _ = X.scale_search(m, x_val, y_val, e, start=(coarse_a[ci], coarse_a[cj]),
-                                              test_steps=S["grid_test_steps"])  # fmt: skip
-        sc.append((a_pos, a_neg))
-        sc_acc.append(evaluate(m, x_te, y_te, e_rev=e, weight_scale=(a_pos, a_neg)))
-    ANN[e] = (100 * np.mean(ann_acc), 100 * np.std(ann_acc))
-    SCALED[e] = (100 * np.mean(sc_acc), 100 * np.std(sc_acc))
-    SCALES[e] = sc
-    print(f"|E|={e:g}: trained {E_ACC.get(e, (np.nan,))[0]:.2f} %, ANN {ANN[e][0]:.2f} %, "
-          f"scaled ANN {SCALED[e][0]:.2f} % at (a+, a-) = {sc}")
+VAL = X.validation_data(BASE)
+ann_models = [r.model() for r in G[(100.0, 3, "random")] if r.config.seed in S["ann_seeds"]]
+t0 = time.perf_counter()
+BASELINES = X.ann_baselines(ann_models, S["scale_e"], (VAL[0][: S["scale_n"]], VAL[1][: S["scale_n"]]),
+                            (x_te, y_te), coarse=tuple(S["coarse"]), search_steps=S["scale_test_steps"])  # fmt: skip
+BASELINE_S = time.perf_counter() - t0
+F4 = {m: {e: G[(e, m, "random")] for e in S["f4_m3_e" if m == 3 else "f4_m15_e"]} for m in (3, S["f4_m15"])}
 
-fig, ax = plt.subplots(figsize=(5.5, 3.8))
-es = S["e_sweep"]
-a = np.array([E_ACC[e] for e in es])
-ax.errorbar(es, a[:, 0], yerr=a[:, 1], marker="o", label="trained at |E| (M=3, random)")
-se = S["scale_e"]
-ax.plot(se + [100.0], [ANN[e][0] for e in se] + [E_ACC[100.0][0]], "g-", marker="s", label="ANN (trained at |E|=100)")
-ax.plot(se, [SCALED[e][0] for e in se], "g--", marker="^", label="scaled ANN")
-ax.set(xscale="log", xlabel="|E±rev|", ylabel="test accuracy (%)", title=f"Fig. 4f ({profile} profile)")
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+for ax, m in zip(axes, (S["f4_m15"], 3)):
+    es = sorted(F4[m])
+    for e in es:  # every seed, then the mean and its 95 % t-interval
+        ax.plot([e] * len(F4[m][e]), list(pct(F4[m][e]).values()), "k.", alpha=0.4)
+    ci = [X.t_interval(list(pct(F4[m][e]).values())) for e in es]
+    lo = [c["mean"] - c["lo"] if np.isfinite(c["lo"]) else 0 for c in ci]
+    ax.errorbar(es, [c["mean"] for c in ci], yerr=lo, marker="o", capsize=3, label=f"trained at |E| (M={m})")
+    if m == 3:
+        se = S["scale_e"]
+        ax.plot(se, [100 * np.mean(BASELINES[e]["ann"]) for e in se], "g-", marker="s", label="ANN (|E|=100)")
+        ax.plot(se, [100 * np.mean(BASELINES[e]["scaled_ann"]) for e in se], "g--", marker="^", label="scaled ANN")
+    ax.set(xscale="log", xlabel="|E±rev|", ylabel="test accuracy (%)", title=f"M = {m}, random offset")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+fig.suptitle(f"Fig. 4f ({profile} profile; dots: seeds, bars: 95 % t-interval of the mean)")
 profiles.save_figure(fig, dirs.figures, "fig4f_accuracy_vs_erev")
 
 # %% [markdown]
 # ## Fig. 4d: spike-time histograms per layer
 
 # %%
-hist_models = {e: e_runs[e][0].model() for e in S["hist_e"]}
 x_h = x_te[: S["hist_n"]]
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
 bins = np.linspace(0, 1, 41)
-EARLY = {}  # fraction of hidden-layer spikes before t = 0.5, per |E|
-for e, m in hist_models.items():
-    times = layer_spike_times(m, x_h)
+EARLY = {}  # fraction of hidden-layer spikes before t = 0.5, per |E| (seed 0, M = 3)
+for e in S["hist_e"]:
+    times = layer_spike_times(F4[3][e][0].model(), x_h)
     EARLY[e] = float(torch.cat([t.flatten() for t in times[:-1]]).lt(0.5).float().mean())
     for li, (ax, t) in enumerate(zip(axes, times)):
         ax.hist(t.flatten().clamp(0, 1).numpy(), bins=bins, histtype="step", density=True, label=f"|E|={e:g}")
         ax.set(title=f"layer {li + 1}", xlabel="spike time", yscale="log")
 axes[0].set_ylabel("density")
 axes[-1].legend(fontsize=8)
-fig.suptitle(f"Fig. 4d: output spike times per layer ({profile} profile; output layer clipped to [0, 1] for display)")
+fig.suptitle(f"Fig. 4d: output spike times per layer ({profile}; output layer clipped to [0, 1] for display)")
 profiles.save_figure(fig, dirs.figures, "fig4d_spike_histograms")
 
 # %% [markdown]
-# ## Fig. 11a and Table 3: spike-noise sweep
+# ## Fig. 11a and Table 3: spike-noise sweep at M = 10, random offset (App. D)
+# The best |E| per σ is chosen on the validation split and its test accuracy reported.
 
 # %%
-configs = [(sg, e, s) for sg in S["sigmas"] for e in S["sigma_e"] for s in S["seeds"]]
-results = train_all([cfg(e_rev=e, steps=S["sigma_steps"], offset="random", sigma_spike=sg, seed=s)
-                     for sg, e, s in configs], "sigma sweep")  # fmt: skip
-sig_runs = {}
-for (sg, e, _s), r in zip(configs, results):
-    sig_runs.setdefault((sg, e), []).append(r)
-SIG_ACC = {k: acc(v) for k, v in sig_runs.items()}
-
+sig_cells = [(sg, e) for sg in S["sigmas"] for e in S["sigma_e"]]
+sig_runs = train_all([BASE.replace(e_rev=e, steps=S["sigma_steps"], offset="random", sigma_spike=sg, seed=0)
+                      for sg, e in sig_cells], "σ sweep")  # fmt: skip
+SIG = {k: 100 * r.final_accuracy for k, r in zip(sig_cells, sig_runs)}
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
 for sg in S["sigmas"]:
-    a = np.array([SIG_ACC[(sg, e)] for e in S["sigma_e"]])
-    ax.errorbar(S["sigma_e"], a[:, 0], yerr=a[:, 1], marker="o", label=f"σ_spike = {sg:g}")
+    ax.plot(S["sigma_e"], [SIG[(sg, e)] for e in S["sigma_e"]], marker="o", label=f"σ_spike = {sg:g}")
 ax.set(xscale="log", xlabel="|E±rev|", ylabel="test accuracy (%)",
-       title=f"Fig. 11a: M={S['sigma_steps']}, random offset ({profile})")  # fmt: skip
+       title=f"Fig. 11a: M = {S['sigma_steps']}, random offset ({profile}, 1 seed)")  # fmt: skip
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
 profiles.save_figure(fig, dirs.figures, "fig11a_accuracy_vs_sigma")
-
-PAPER_T3 = {0.0: (7.4, 90.46), 0.005: (30.7, 90.52), 0.01: (30.7, 90.40), 0.02: (8.4, 90.49), 0.04: (8.4, 90.12)}
 TABLE3 = []
 for sg in S["sigmas"]:
-    best_e = max(S["sigma_e"], key=lambda e: SIG_ACC[(sg, e)][0])
-    TABLE3.append({"sigma_spike": sg, "best_erev": best_e, "accuracy": SIG_ACC[(sg, best_e)][0],
-                   "paper_erev": PAPER_T3[sg][0], "paper_accuracy": PAPER_T3[sg][1]})  # fmt: skip
-for row in TABLE3:
-    print(row)
+    best_e, val_acc = X.best_on_validation({e: r.model() for (s2, e), r in zip(sig_cells, sig_runs) if s2 == sg}, VAL)
+    TABLE3.append({"sigma_spike": sg, "best_erev_on_validation": best_e, "test_accuracy": SIG[(sg, best_e)],
+                   "validation_accuracy": {str(e): 100 * v for e, v in val_acc.items()}})  # fmt: skip
+    print(TABLE3[-1])
 
 # %% [markdown]
-# ## Fig. 13a: accuracy against the test-time M (model trained with M = 15, random offset, |E| = 4)
+# ## Fig. 13a: accuracy against the test-time M (model trained with M = 15, random offset, |E| = 4; App. E)
 
 # %%
-m13 = grid_runs[(4.0, max(S["m_curves"]), "random")][0].model()
-x13, y13 = x_te[: S["scale_n"] * 4], y_te[: S["scale_n"] * 4]
-T13 = {}
-for mt in tqdm(S["test_ms"], desc="test M"):
-    vals = [evaluate(m13, x13, y13, test_steps=mt, test_offset="random", seed=k) for k in range(S["test_repeats"])]
-    T13[mt] = (100 * np.mean(vals), 100 * np.std(vals))
+m13 = G[(4.0, S["f4_m15"], "random")][0].model()
+x13, y13 = x_te[: S["m13_n"]], y_te[: S["m13_n"]]
+T13 = {mt: [100 * evaluate(m13, x13, y13, test_steps=mt, test_offset="random", seed=k)
+             for k in range(S["test_repeats"])]
+       for mt in tqdm(S["test_ms"], desc="test M")}  # fmt: skip
 fig, ax = plt.subplots(figsize=(5, 3.6))
 ms = S["test_ms"]
-ax.errorbar(ms, [T13[m][0] for m in ms], yerr=[T13[m][1] for m in ms], marker="o")
+ax.errorbar(ms, [np.mean(T13[m]) for m in ms], yerr=[np.std(T13[m]) for m in ms], marker="o", capsize=3)
 ax.set(xscale="log", xlabel="DSTD steps M at test", ylabel="test accuracy (%)",
        title=f"Fig. 13a ({profile}; {S['test_repeats']} evaluations, random test offset)")  # fmt: skip
 ax.set_xticks(ms, [str(m) for m in ms])
@@ -289,130 +225,182 @@ ax.grid(alpha=0.3)
 profiles.save_figure(fig, dirs.figures, "fig13a_accuracy_vs_test_steps")
 
 # %% [markdown]
-# ## Fig. 14a: the (α+, α-) weight-scaling grid of the ANN model at one |E|
+# ## Fig. 14a: the (α+, α-) weight-scaling grid of the ANN model at one |E| (on validation data; App. F)
 
 # %%
 alphas = X.scale_values(*S["grid"])
-GRID = X.scale_grid(ann_models[0], x_val, y_val, S["grid_e"], alphas, test_steps=S["grid_test_steps"]) * 100
+xg, yg = VAL[0][: S["grid_n"]], VAL[1][: S["grid_n"]]
+GRID = X.scale_grid(ann_models[0], xg, yg, S["grid_e_ann"], alphas, test_steps=S["scale_test_steps"]) * 100
 i, j = np.unravel_index(np.argmax(GRID), GRID.shape)
+BEST14 = (alphas[i], alphas[j])
+T14 = {"unscaled": 100 * evaluate(ann_models[0], x_te, y_te, e_rev=S["grid_e_ann"]),
+       "best": 100 * evaluate(ann_models[0], x_te, y_te, e_rev=S["grid_e_ann"], weight_scale=BEST14)}  # fmt: skip
 fig, ax = plt.subplots(figsize=(5, 4.2))
-im = ax.imshow(GRID, origin="lower", extent=(alphas[0] - 0.05, alphas[-1] + 0.05, alphas[0] - 0.05, alphas[-1] + 0.05),
+h = (alphas[1] - alphas[0]) / 2 if len(alphas) > 1 else 0.05
+im = ax.imshow(GRID, origin="lower", extent=(alphas[0] - h, alphas[-1] + h, alphas[0] - h, alphas[-1] + h),
                cmap="viridis", aspect="auto")  # fmt: skip
-ax.plot(alphas[j], alphas[i], "b*", ms=14, mec="w")
+ax.plot(BEST14[1], BEST14[0], "b*", ms=14, mec="w")
 ax.set(xlabel="α− (negative weights)", ylabel="α+ (positive weights)",
-       title=f"Fig. 14a: ANN at |E| = {S['grid_e']:g} ({profile})")  # fmt: skip
-fig.colorbar(im, label="accuracy (%)")
+       title=f"Fig. 14a: ANN at |E| = {S['grid_e_ann']:g} ({profile}, validation)")  # fmt: skip
+fig.colorbar(im, label="validation accuracy (%)")
 profiles.save_figure(fig, dirs.figures, "fig14a_weight_scaling_grid")
-print(f"best (a+, a-) = ({alphas[i]:g}, {alphas[j]:g}): {GRID[i, j]:.2f} % vs unscaled "
-      f"{GRID[alphas.index(1.0), alphas.index(1.0)] if 1.0 in alphas else float('nan'):.2f} %")
+print(f"best (a+, a-) = {BEST14} on validation; on test: {T14}")
 
 # %% [markdown]
-# ## Results file and report
+# ## The claims, decided by 95 % t-intervals
+
+# %%
+M15 = S["f4_m15"]
+PEN = {m: X.paired_gap(pct(G[(1.0, m, "random")]), pct(G[(1.0, m, "fixed")])) for m in S["penalty_m"]}
+EQ = {e: X.welch_gap(list(pct(G[(e, 3, "random")]).values()), list(pct(G[(e, M15, "random")]).values()))
+      for e in (4.0, 1.0)}  # fmt: skip
+DROP = {m: X.welch_gap(list(pct(F4[m][max(F4[m])]).values()), list(pct(F4[m][1.0]).values())) for m in F4}
+SLOPE = {m: X.slope_interval([np.log10(e) for e in F4[m] for _ in F4[m][e]],
+                             [a for e in F4[m] for a in pct(F4[m][e]).values()]) for m in F4}  # fmt: skip
+e_lo, e_hi = min(S["scale_e"]), max(S["scale_e"])
+SC_DEG = X.t_interval([100 * (h - lo) for h, lo in zip(BASELINES[e_hi]["scaled_ann"], BASELINES[e_lo]["scaled_ann"])])
+SC_GAIN = X.t_interval([100 * (s - a) for s, a in zip(BASELINES[e_lo]["scaled_ann"], BASELINES[e_lo]["ann"])])
+TR_VS_SC = X.welch_gap(list(pct(F4[3][e_lo]).values()), [100 * v for v in BASELINES[e_lo]["scaled_ann"]])
+SIG_TREND = X.t_interval([SIG[(sg, max(S["sigma_e"]))] - SIG[(sg, min(S["sigma_e"]))] for sg in S["sigmas"]])
+SAT13 = X.t_interval([a - b for a, b in zip(T13[max(S["test_ms"])], T13[sorted(S["test_ms"])[-2]])])
+VERDICT = {"resolved": "reproduced", "resolved, opposite sign": "not reproduced",
+           "resolved, not equal": "not reproduced",
+           "not resolved at this budget": "not reproduced"}  # fmt: skip
+CLAIMS = {
+    **{f"fixed-offset penalty, |E|=1, M={m}": X.sign_verdict(PEN[m]) for m in PEN},
+    **{f"M=3 ≈ M={M15} (random), |E|={e:g}, within ±1 pt": X.equivalence_verdict(EQ[e], 1.0) for e in EQ},
+    **{f"drop at |E|=1 ≤ 1 pt, M={m}": ("resolved" if DROP[m]["hi"] <= 1.0 else "resolved, opposite sign"
+                                         if DROP[m]["lo"] > 1.0 else "not resolved at this budget") for m in DROP},
+    **{f"accuracy rises with log|E|, M={m}": X.sign_verdict(SLOPE[m]) for m in SLOPE},
+    f"scaled ANN degrades from |E|={e_hi:g} to {e_lo:g}": X.sign_verdict(SC_DEG),
+    f"scaling helps the ANN at |E|={e_lo:g}": X.sign_verdict(SC_GAIN),
+    f"trained beats scaled ANN at |E|={e_lo:g}": X.sign_verdict(TR_VS_SC),
+    f"Fig. 11a: |E|={max(S['sigma_e']):g} beats |E|={min(S['sigma_e']):g} (paired over σ)": X.sign_verdict(SIG_TREND),
+    f"Fig. 13a: test M={max(S['test_ms'])} ≈ M={sorted(S['test_ms'])[-2]} within ±0.5 pt": X.equivalence_verdict(SAT13,
+                                                                                                             0.5),
+}
+for k, v in CLAIMS.items():
+    print(f"{k}: {v}")
+for m, g in PEN.items():
+    print(f"fixed-offset penalty |E|=1 M={m}: {g['mean']:.2f} ± {g['std']:.2f} pt "
+          f"(95 % CI {g['lo']:.2f}..{g['hi']:.2f},"
+          f" {len(g['seeds'])} seeds)")  # fmt: skip
+
+# %% [markdown]
+# ## Results file
 
 # %%
 WALL = time.perf_counter() - T_START
-# wall time of a run from scratch: this execution, minus the time spent reading back or training runs here, plus
-# the recorded training + evaluation time of every run used (cached runs cost ~0 s in this execution)
-ALL_RUNS = {r.path: r for rs in [headline_runs, *grid_runs.values(), *e_runs.values(), *sig_runs.values()] for r in rs}
+ALL_RUNS = {str(r.path): r for r in [*headline_runs, *runs, *sig_runs]}
 RUN_COMPUTE = sum(e["train_time_s"] + e["eval_time_s"] for r in ALL_RUNS.values() for e in r.epochs)
 FROM_SCRATCH = WALL - sum(RUN_TIMES.values()) + RUN_COMPUTE
-small_m = [m for m in m_all if m <= 3]
-gap_m = {(e, m): acc(grid_runs[(e, m, "random")])[0] - acc(grid_runs[(e, m, "fixed")])[0]
-         for e in S["e_curves"] for m in small_m}  # fmt: skip
-gap_small = {e: float(np.mean([gap_m[(e, m)] for m in small_m])) for e in S["e_curves"]}
-print("random minus fixed offset (pt):", {f"|E|={e:g}, M={m}": round(v, 2) for (e, m), v in gap_m.items()})
-print("early-spike fraction of hidden layers per |E|:", EARLY)
 print(f"{len(ALL_RUNS)} runs; this execution {WALL / 60:.1f} min; from scratch ~{FROM_SCRATCH / 60:.1f} min")
-e_best = max(E_ACC, key=lambda e: E_ACC[e][0])
-m15 = {e: acc(grid_runs[(e, max(S["m_curves"]), "random")])[0] for e in S["e_curves"]}
-m3 = {e: acc(grid_runs[(e, 3, "random")])[0] for e in S["e_curves"]}
-e_small = min(S["scale_e"])
+
+
+def ours(extra: str, seeds: int | str = 1, **kw) -> str:
+    c = BASE.replace(**kw)
+    frac = f"{c.train_subset or 60_000 - c.val_size} train / {c.test_subset or 10_000} test images"
+    return f"{extra}; {c.epochs} epochs, {frac}, lr {c.lr:g} {c.lr_schedule}, batch {c.batch_size}; seeds: {seeds}"
+
+
+def ci_text(g) -> str:
+    return f"{g['mean']:+.2f} pt (95 % CI {g['lo']:+.2f}..{g['hi']:+.2f})"
+
+
+def claim_row(fig_, name, ref, value, claim_key, settings, note=""):
+    state = CLAIMS[claim_key]
+    return comparison_row(fig_, name, ref, value, VERDICT[state], settings, note=f"{state}. {note}".strip())
+
+
+budget = f"not comparable (different setting: {BASE.epochs} epochs on {BASE.train_subset} images vs 50 on 60k"
 comparison = [
-    {"figure": "Fig. 4 / Table 3", "quantity": "test accuracy, |E|=4, M=3, random offset (headline)",
-     "paper": "90.4 % (50 epochs; Table 3 best at σ=0.01)", "ours": round(HEADLINE[0], 2), "unit": "%",
-     "note": f"{S['headline'].get('epochs', BASE.epochs)} epochs"},
-    *[{"figure": "Fig. 4c/e", "quantity": f"|E|={e:g}: M={m} random minus M={m} fixed offset", "unit": " pt",
-       "paper": "fixed offset worse at small M (significantly at M=3), most at |E|=1", "ours": round(gap_m[(e, m)], 2),
-       "note": f"mean of {len(S['curve_seeds'])} seeds"} for (e, m) in gap_m],
-    *[{"figure": "Fig. 4c/e", "quantity": f"|E|={e:g}: M=3 random vs M={max(S['m_curves'])} random", "unit": "",
-       "paper": "≈ equal", "ours": f"{m3[e]:.2f} % vs {m15[e]:.2f} %"} for e in S["e_curves"]],
-    {"figure": "Fig. 4f", "quantity": "accuracy drop at |E|=1 vs the best |E| (M=3)", "unit": " pt",
-     "paper": "≤ 1 pt", "ours": round(E_ACC[e_best][0] - E_ACC[1.0][0], 2), "note": f"best |E| = {e_best:g}"},
-    {"figure": "Fig. 4f", "quantity": "trained accuracy at |E| = " + ", ".join(f"{e:g}" for e in S["e_sweep"]),
-     "unit": "", "paper": "increases monotonically with |E| (MLP)",
-     "ours": " / ".join(f"{E_ACC[e][0]:.2f}" for e in S["e_sweep"]) + " %",
-     "note": "NOT reproduced in quick: flat within ~1 pt for |E| ≤ 10, lower at |E| = 100" if profile == "quick"
-     else ""},
-    {"figure": "Fig. 4d", "quantity": "fraction of hidden-layer spikes before t = 0.5, |E| = "
-     + ", ".join(f"{e:g}" for e in EARLY), "unit": "", "paper": "larger |E| gives more early spikes",
-     "ours": " / ".join(f"{v:.3f}" for v in EARLY.values())},
-    *[{"figure": "Fig. 4f", "quantity": f"|E|={e:g}: trained / ANN / scaled ANN", "unit": "",
-       "paper": "scaled ANN degrades significantly for |E| < 4",
-       "ours": f"{E_ACC[e][0]:.2f} / {ANN[e][0]:.2f} / {SCALED[e][0]:.2f} %"} for e in S["scale_e"] if e in E_ACC],
-    *[{"figure": "Table 3 (MLP)", "quantity": f"best accuracy over |E|, σ_spike={r['sigma_spike']:g}", "unit": "",
-       "paper": f"{r['paper_accuracy']:.2f} % at |E|={r['paper_erev']:g}",
-       "ours": f"{r['accuracy']:.2f} % at |E|={r['best_erev']:g}",
-       "note": f"|E| ∈ {S['sigma_e']}, M={S['sigma_steps']}"} for r in TABLE3],
-    {"figure": "Fig. 13a", "quantity": f"accuracy at test M = {min(S['test_ms'])} / 30", "unit": "",
-     "paper": "saturates; M=30 chosen", "ours": f"{T13[min(S['test_ms'])][0]:.2f} / {T13.get(30, (np.nan,))[0]:.2f} %"},
-    {"figure": "Fig. 14a", "quantity": f"ANN at |E|={S['grid_e']:g}: best (α+, α-) and accuracy", "unit": "",
-     "paper": "scaling helps", "ours": f"({alphas[i]:g}, {alphas[j]:g}): {GRID[i, j]:.2f} %"},
+    comparison_row("Table 3 / Fig. 4", "test accuracy, |E|=4, M=3, random offset (headline)", P["t3_sigma0.01"],
+                   round(HEADLINE, 2),
+                   f"not comparable (different setting: {H.epochs} epochs on {N_HEAD} images, M = 3, "
+                   "|E| = 4 vs Table 3 best: 50 epochs on 60k, M = 10, |E| = 30.7)",
+                   ours("M = 3, |E| = 4, σ = 0.01", 1, **S["headline"]), unit="%"),  # fmt: skip
+    *[claim_row("Fig. 4c/e", f"|E|=1, M={m}: random minus fixed offset", P["fixed_offset_penalty"], ci_text(PEN[m]),
+                f"fixed-offset penalty, |E|=1, M={m}", ours(f"M = {m}, |E| = 1", len(PEN[m]["seeds"])),
+                note=f"paired over seeds; std {PEN[m]['std']:.2f} pt") for m in PEN],  # fmt: skip
+    *[claim_row("Fig. 4c/e", f"|E|={e:g}: M=3 minus M={M15} (random offset)", P["m3_equals_m15"], ci_text(EQ[e]),
+                f"M=3 ≈ M={M15} (random), |E|={e:g}, within ±1 pt",
+                ours(f"|E| = {e:g}", f"{EQ[e]['na']} (M=3), {EQ[e]['nb']} (M={M15})"),
+                note="equivalence margin ±1 pt (our choice); Welch interval") for e in EQ],  # fmt: skip
+    *[claim_row("Fig. 4f", f"M={m}: accuracy at |E|={max(F4[m]):g} minus |E|=1", P["drop_at_e1"], ci_text(DROP[m]),
+                f"drop at |E|=1 ≤ 1 pt, M={m}", ours(f"M = {m}, |E| ∈ {sorted(F4[m])}", len(F4[m][1.0])))
+      for m in DROP],  # fmt: skip
+    *[claim_row("Fig. 4f", f"M={m}: slope of accuracy vs log10|E|", P["monotonic_in_e"],
+                f"{SLOPE[m]['mean']:+.2f} pt/decade (95 % CI {SLOPE[m]['lo']:+.2f}..{SLOPE[m]['hi']:+.2f})",
+                f"accuracy rises with log|E|, M={m}", ours(f"M = {m}, |E| ∈ {sorted(F4[m])}", "see Fig. 4f"))
+      for m in SLOPE],  # fmt: skip
+    claim_row("Fig. 4f / App. F", f"scaled ANN: |E|={e_hi:g} minus |E|={e_lo:g}", P["scaled_ann"], ci_text(SC_DEG),
+              f"scaled ANN degrades from |E|={e_hi:g} to {e_lo:g}",
+              ours("ANN = |E| = 100, M = 3; scales chosen on 1k validation images", len(ann_models))),  # fmt: skip
+    claim_row("Fig. 4f / App. F", f"|E|={e_lo:g}: trained minus scaled ANN", P["scaled_ann"], ci_text(TR_VS_SC),
+              f"trained beats scaled ANN at |E|={e_lo:g}", ours("M = 3", f"{len(F4[3][e_lo])} / {len(ann_models)}")),
+    claim_row("Fig. 14a / App. F", f"|E|={e_lo:g}: scaled minus unscaled ANN", P["weight_scaling_helps"],
+              ci_text(SC_GAIN), f"scaling helps the ANN at |E|={e_lo:g}", ours("ANN at M = 3", len(ann_models))),
+    comparison_row("Fig. 4d", "fraction of hidden-layer spikes before t = 0.5, |E| = "
+                   + ", ".join(f"{e:g}" for e in EARLY), P["early_spikes"],
+                   " / ".join(f"{v:.3f}" for v in EARLY.values()),
+                   "reproduced" if EARLY[max(EARLY)] > EARLY[min(EARLY)] else "not reproduced",
+                   ours("M = 3, seed 0", 1), note="one model per |E|; no interval"),  # fmt: skip
+    claim_row("Fig. 11a", f"|E|={max(S['sigma_e']):g} minus |E|={min(S['sigma_e']):g}, mean over σ", P["sigma_trend"],
+              ci_text(SIG_TREND), list(CLAIMS)[-2], ours(f"M = {S['sigma_steps']}, σ ∈ {S['sigmas']}", 1),
+              note="only two |E| values: the peak position is not tested"),  # fmt: skip
+    *[comparison_row("Table 3 (MLP)", f"best accuracy over |E|, σ_spike={r['sigma_spike']:g}",
+                     P[f"t3_sigma{r['sigma_spike']:g}"],
+                     f"{r['test_accuracy']:.2f} % at |E|={r['best_erev_on_validation']:g}",
+                     f"{budget}, |E| grid {S['sigma_e']} vs the paper's finer grid)",
+                     ours(f"M = {S['sigma_steps']}, best |E| chosen on validation", 1)) for r in TABLE3],  # fmt: skip
+    claim_row("Fig. 13a / App. E", f"test M={max(S['test_ms'])} minus M={sorted(S['test_ms'])[-2]}", P["test_m"],
+              ci_text(SAT13), list(CLAIMS)[-1],
+              ours(f"trained at M = {M15}, |E| = 4", f"{S['test_repeats']} evaluations")),
 ]
 payload = {
     "title": f"Fashion-MNIST RC-Spike MLP 784-400-400-10 ({profile}-profile output)",
-    "notes": (f"{profile} profile: {BASE.epochs} epochs, train subset {BASE.train_subset}, test subset "
-              f"{BASE.test_subset}, batch {BASE.batch_size}, lr {BASE.lr:g} ({BASE.lr_schedule}), seeds {S['seeds']}; "
-              "headline run: " + ", ".join(f"{k}={v}" for k, v in S["headline"].items())),
+    "settings": {"base": BASE.to_dict(), "headline": H.to_dict(), "budget": S},
     "wall_time": {"notebook_from_scratch_s": round(FROM_SCRATCH, 1), "this_execution_s": round(WALL, 1),
                   "training_runs": len(ALL_RUNS), "runs_train_plus_eval_s": round(RUN_COMPUTE, 1),
-                  "headline_train_s_per_epoch_60k": round(sec_per_epoch, 1),
-                  "headline_eval_s_per_epoch_10k": round(float(np.mean([e["eval_time_s"] for e in
-                                                                       headline_runs[0].epochs])), 1),
+                  "baselines_s": round(BASELINE_S, 1), "headline_train_s_per_epoch": round(sec_per_epoch, 1),
                   "threads": THREADS},  # fmt: skip
-    "headline": {"e_rev": 4.0, "steps": 3, "offset": "random", "accuracy": HEADLINE[0], "std": HEADLINE[1],
+    "headline": {"e_rev": 4.0, "steps": 3, "offset": "random", "accuracy": HEADLINE,
                  "curve": [100 * a for a in headline_runs[0].curve]},  # fmt: skip
-    "fig4c_4e": [{"e_rev": e, "steps": m, "offset": off, "accuracy": acc(grid_runs[(e, m, off)])[0],
-                  "curve": [100 * a for a in grid_runs[(e, m, off)][0].curve]}
-                 for (e, m, off) in grid_runs],  # fmt: skip
-    "fig4f": {"trained": {str(e): v[0] for e, v in E_ACC.items()}, "ann": {str(e): v[0] for e, v in ANN.items()},
-              "scaled_ann": {str(e): v[0] for e, v in SCALED.items()},
-              "scales": {str(e): v for e, v in SCALES.items()}},  # fmt: skip
-    "fig11a": [{"sigma_spike": sg, "e_rev": e, "accuracy": v[0]} for (sg, e), v in SIG_ACC.items()],
+    "fig4c_4e": [{"e_rev": e, "steps": m, "offset": off, "per_seed": pct(G[(e, m, off)]),
+                  "curves": [[100 * a for a in r.curve] for r in G[(e, m, off)]]} for (e, m, off) in G],  # fmt: skip
+    "fig4f": {"trained": {str(m): {str(e): pct(v) for e, v in F4[m].items()} for m in F4},
+              "baselines": {str(e): v for e, v in BASELINES.items()}},  # fmt: skip
+    "fig4d_early_fraction": {str(e): v for e, v in EARLY.items()},
+    "fig11a": [{"sigma_spike": sg, "e_rev": e, "accuracy": v} for (sg, e), v in SIG.items()],
     "table3_mlp": TABLE3,
     "fig13a": {str(m): v for m, v in T13.items()},
-    "fig14a": {"e_rev": S["grid_e"], "alphas": alphas, "best": [alphas[i], alphas[j]], "best_accuracy": GRID[i, j]},
+    "fig14a": {"e_rev": S["grid_e_ann"], "alphas": alphas, "best_on_validation": list(BEST14), "test": T14},
+    "claims": CLAIMS,
+    "statistics": {"fixed_offset_penalty": {str(m): g for m, g in PEN.items()},
+                   "m3_vs_m15": {str(e): g for e, g in EQ.items()},
+                   "drop_at_e1": {str(m): g for m, g in DROP.items()}, "slope": {str(m): g for m, g in SLOPE.items()},
+                   "scaled_ann_degradation": SC_DEG, "scaling_gain": SC_GAIN, "trained_vs_scaled": TR_VS_SC,
+                   "sigma_trend": SIG_TREND, "test_m_saturation": SAT13},  # fmt: skip
     "paper_comparison": comparison,
 }
 path = profiles.write_json(dirs.results / "fmnist_mlp.json", payload, profile=profile)
 print(f"wrote {path}; notebook wall time {WALL / 60:.1f} min")
-if profile != "smoke":
-    from imcpnn.repro import report
-
-    report.main([])
 
 # %% [markdown]
-# ## The qualitative claims, checked
+# ## Checks (each can fail; none asserts a paper claim, which is reported above as resolved or not)
 
 # %%
-assert all(np.isfinite(e["train_loss"]) for r in headline_runs for e in r.epochs)
-assert HEADLINE[0] > 10 + 5, "above chance"
+assert all(np.isfinite(e["train_loss"]) for r in ALL_RUNS.values() for e in r.epochs)
+# the recorded test accuracy is what the stored model gives on the test tensors (cache / checkpoint integrity)
+REEVAL = evaluate(headline_runs[0].model(), *X.cached_data(H)[2:], seed=H.seed)
+assert abs(REEVAL - headline_runs[0].final_accuracy) < 1e-12, (REEVAL, headline_runs[0].final_accuracy)
+# the validation split is carved from the training split, disjoint from the images trained on
+tr_idx, val_idx = split_indices(60_000, BASE)
+assert len(val_idx) == BASE.val_size and not set(tr_idx.tolist()) & set(val_idx.tolist())
+# every verdict follows from its interval
+assert all(v in VERDICT for v in CLAIMS.values()), CLAIMS
 if profile != "smoke":
-    # quick: >= 88 % at |E| = 4, M = 3, random offset on the full 10k test set (paper: 90.4 % after 50 epochs)
-    assert HEADLINE[0] >= 88.0, HEADLINE
-    # M = 3 with a random offset ~ M = 15
-    for e in S["e_curves"]:
-        assert abs(m3[e] - m15[e]) <= 2.0, (e, m3[e], m15[e])
-    # a fixed offset is worse at small M, most at |E| = 1 (quick: mean over M = 2, 3 and 3 seeds; at M = 3
-    # alone the gap is small at this budget, see the results file)
-    assert all(gap_m[(e, m)] > 0 for e in S["e_curves"] for m in small_m), gap_m
-    assert gap_small[1.0] > gap_small[4.0], gap_small
-    # accuracy falls gently as |E| decreases (paper: <= ~1 pt at |E| = 1)
-    assert E_ACC[e_best][0] - E_ACC[1.0][0] <= 1.5, E_ACC
-    # larger |E| gives more early spikes (Fig. 4d)
-    assert EARLY[max(EARLY)] > EARLY[min(EARLY)], EARLY
-    # the scaled ANN degrades below |E| ~ 4, and the trained model beats it there
-    assert SCALED[e_small][0] < SCALED[max(S["scale_e"])][0] - 2.0, SCALED
-    assert E_ACC[e_small][0] > SCALED[e_small][0] + 2.0, (E_ACC, SCALED)
-    # scaling helps the ANN
-    assert SCALED[e_small][0] >= ANN[e_small][0], (SCALED, ANN)
+    # learning works at all (a regression check, not a paper claim): 10 classes, chance is 10 %; quick runs on
+    # 6k images for 3 epochs measured 82-86 % at |E| = 4 (10k images: 85.5 %).
+    assert HEADLINE >= 78.0, HEADLINE
 print("all checks passed")

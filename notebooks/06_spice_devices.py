@@ -13,7 +13,8 @@
 # %% [markdown]
 # # 06 — SPICE devices: Fig. 17, 19, 20 and one neuron against the RC-Spike model
 #
-# The circuit of PAPER.md §4 (Fig. 6, App. G) in ngspice with the real **sky130** device models, at
+# The circuit of arXiv 2412.09010v1 (section "Examination of PNN approach by Circuit Simulations", Fig. 6, App. G)
+# in ngspice with the real **sky130** device models, at
 # **schematic** level (the paper's numbers are post-layout; a 36.7 fF capacitor stands in for the layout
 # parasitics so that C_m = 140 fF, Table 2). Neuron transistor sizes the paper does not give are our
 # choices (`imcpnn.spice.netlist.NeuronParams`).
@@ -24,62 +25,42 @@
 # * mapping (App. A.2): E+ = 1/(V_th λ_N), E- = -1/(V_th λ_P), E_dis = 1/(V_th λ_dis), V_th = V0 - V_switch;
 # * one neuron with 5 synapses: SPICE vs the E±-aware RC-Spike model vs the ideal one (|E| = ∞).
 #
-# Profiles: `quick`/`paper` run ngspice and write `results/spice_*.json` (committed); `smoke` re-plots
-# from those files and runs one tiny real simulation, so CI exercises ngspice.
+# Every profile runs ngspice through `imcpnn.repro.spice_devices.compute` (cached only when settings, code, ngspice
+# version and PDK models all match); `smoke` always recomputes, on a small problem (2 gate voltages per polarity,
+# one V_b^sense, a coarse discharger calibration, 3 patterns). Paper numbers: `imcpnn.repro.paper.SPICE_DEVICES`.
 
 # %% tags=["parameters"]
 profile = "quick"
 
 # %%
-import json
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from imcpnn.repro import spice_devices as ex
-from imcpnn.repro.profiles import check_profile, output_dirs, repo_root, save_figure, write_json
+from imcpnn.repro.profiles import check_profile, output_dirs, save_figure, write_json
 from imcpnn.spice import ngspice_status
 
 check_profile(profile)
 dirs = output_dirs(profile)
-cache = repo_root() / "results"
-N_PATTERNS = {"smoke": 3, "quick": 50, "paper": 200}[profile]
 print(profile, dirs, ngspice_status())
 
 # %% [markdown]
-# ## Simulate (or load the cached results)
+# ## Simulate (every profile runs ngspice)
 
 # %%
-paths = {k: cache / f"spice_{k}.json" for k in ("devices", "curves", "neuron_vs_model")}
-use_cache = profile == "smoke" and all(p.exists() for p in paths.values())
-if use_cache:
-    summary = json.loads(paths["devices"].read_text())
-    curves = json.loads(paths["curves"].read_text())
-    nvm = json.loads(paths["neuron_vs_model"].read_text())
-else:
-    summary, curves = ex.device_characterization()
-    mapping = ex.mapping_from_summary(summary)
-    w, t_in = ex.random_patterns(N_PATTERNS, 5, seed=2024)
-    nvm = ex.neuron_vs_model(mapping, w, t_in)
-    summary["paper_comparison"] = ex.paper_comparison(summary, nvm)
-    out = dirs.results
-    write_json(out / "spice_devices.json", summary, profile=profile)
-    (out / "spice_curves.json").write_text(json.dumps(curves) + "\n")
-    write_json(out / "spice_neuron_vs_model.json", nvm, profile=profile)
-print({k: summary[k] for k in ("lambda_n", "lambda_p", "lambda_dis", "v_switch", "e_rev_pos", "e_rev_neg", "e_dis")})
-
-# %% [markdown]
-# ## One tiny real simulation (every profile)
-
-# %%
-from imcpnn.spice.characterize import synapse_iv
-
 t0 = time.perf_counter()
-tiny = synapse_iv("n", [0.50])
-tiny_s = time.perf_counter() - t0
-lam_cached = summary["lambda_n_by_vg"]["0.50"]
-print(f"λ_N at V_g = 0.50 V: {tiny['lam'][0]:.4f} (cached {lam_cached:.4f}); one DC simulation {tiny_s:.2f} s")
+res = ex.compute(profile)
+summary, curves, nvm = res["summary"], res["curves"], res["nvm"]
+comparison = ex.paper_comparison(summary, nvm, profile)
+out = dirs.results
+write_json(out / "spice_devices.json", {"title": "SPICE devices (Table 2, Fig. 17, 19, 20, Fig. 7 precursor)",
+                                        **summary, "paper_comparison": comparison}, profile=profile)  # fmt: skip
+write_json(out / "spice_curves.json", curves, profile=profile)
+write_json(out / "spice_neuron_vs_model.json", nvm, profile=profile)
+print(f"{time.perf_counter() - t0:.1f} s (SPICE wall time when computed: {summary['wall_s']:.1f} s characterisation)")
+print({k: summary[k] for k in ("lambda_n", "lambda_p", "lambda_dis", "v_switch", "e_rev_pos", "e_rev_neg", "e_dis")})
 
 # %% [markdown]
 # ## Fig. 17 — synapse currents and λ
@@ -171,7 +152,10 @@ rows = ["lambda_n", "lambda_p", "lambda_dis", "v_switch", "e_rev_pos", "e_rev_ne
 print(f"{'':12s} {'ours (schematic)':>18s} {'paper (post-layout)':>20s}")
 for k in rows:
     print(f"{k:12s} {summary[k]:18.3f} {ex.PAPER[k]:20.3f}")
-print("used by the neuron comparison (V_th from the transient threshold):", summary["model_mapping"])
+print("E values above:", summary["e_source"])
+print("not used (DC threshold, median lambda_dis):", summary["e_from_dc_threshold"])
+for row in comparison:
+    print(f"{row['figure']}: {row['quantity']}: ours {row['ours']} vs paper {row['paper']} -> {row['verdict']}")
 
 # %% [markdown]
 # ## One neuron: SPICE vs the RC-Spike model (a precursor of Fig. 7)
@@ -214,15 +198,26 @@ print({k: nvm[k] for k in ("rmse_e_aware_ns", "rmse_ideal_ns", "rmse_ideal_with_
                            "scale_2d_ideal", "sim_wall_s_median")})
 
 # %% [markdown]
-# ## Claims reproduced
+# ## Claims checked
+# * `quick`/`paper` (the paper's bias grids): lambda_N, lambda_P (sky130 physics at the paper's transistor sizes)
+#   and the E± the model uses within 10 % of Table 2. lambda_dis and V_switch are calibrated by construction: their
+#   checks only confirm that the calibration still lands (15 % / 0.02 V), and the report marks them "calibrated".
+# * `quick`/`paper`: the E±-aware model tracks SPICE at least 2x more closely (output-spike RMSE) than the ideal one
+#   (the paper's effect is ~20x on the Iris network, Fig. 7d). `smoke` (3 patterns) cannot resolve a factor 2; it
+#   checks only that the E±-aware model is the closer one.
+# * every profile: the E± have the paper's signs and |E+| > |E-| (lambda_P > lambda_N).
 
 # %%
-assert abs(tiny["lam"][0] - lam_cached) < 0.02 * lam_cached, "tiny real simulation disagrees with the cache"
-assert abs(summary["lambda_n"] - 0.41) < 0.1 * 0.41, summary["lambda_n"]
-assert abs(summary["lambda_p"] - 0.75) < 0.1 * 0.75, summary["lambda_p"]
-assert abs(summary["lambda_dis"] - 0.177) < 0.15 * 0.177, summary["lambda_dis"]
-assert abs(summary["v_switch"] - 0.428) < 0.05, summary["v_switch"]
-assert 2.0 < summary["e_rev_pos"] < 3.6 and -2.0 < summary["e_rev_neg"] < -1.1
-# the E±-aware model tracks SPICE much more closely than the ideal one
-assert nvm["rmse_e_aware_ns"] < 0.5 * nvm["rmse_ideal_ns"], nvm
-print("all claims hold")
+rmse = (nvm["rmse_e_aware_ns"], nvm["rmse_ideal_ns"])
+assert rmse[0] < rmse[1], rmse
+assert summary["e_rev_pos"] > -summary["e_rev_neg"] > 0, (summary["e_rev_pos"], summary["e_rev_neg"])
+if profile == "smoke":
+    print(f"E±-aware vs ideal RMSE {rmse[0]:.1f} / {rmse[1]:.1f} ns: the 2x claim is not resolved at this budget")
+else:
+    assert rmse[0] < 0.5 * rmse[1], rmse
+    for key in ("lambda_n", "lambda_p", "e_rev_pos", "e_rev_neg"):
+        paper_value = ex.PAPER[key]
+        assert abs(summary[key] - paper_value) <= 0.10 * abs(paper_value), (key, summary[key], paper_value)
+    assert abs(summary["lambda_dis"] - 0.177) < 0.15 * 0.177, summary["lambda_dis"]  # calibration check
+    assert abs(summary["v_switch"] - 0.428) < 0.02, summary["v_switch"]  # calibration check
+print("all checks hold")

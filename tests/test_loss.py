@@ -1,4 +1,4 @@
-"""The spike-time loss, the TTFS firing regulariser Q and the prediction (imcpnn.loss, arXiv 2412.09010v1 Eq. 49-53)."""
+"""Spike-time loss, TTFS firing regulariser Q and prediction (imcpnn.loss, arXiv 2412.09010v1 Eq. 49-53)."""
 
 import math
 

@@ -89,10 +89,11 @@ def test_failed_run_error_names_the_file():
 
 def test_missing_ngspice_error(monkeypatch):
     monkeypatch.setenv("NGSPICE_LIBRARY_PATH", "/nonexistent/libngspice.so")
-    with pytest.raises(sim.SpiceUnavailableError, match="apt-get install ngspice libngspice0"):
+    named = "NGSPICE_LIBRARY_PATH=/nonexistent/libngspice.so: no such file"  # the variable and the file
+    with pytest.raises(sim.SpiceUnavailableError, match=named):
         sim.require_ngspice()
     monkeypatch.setitem(sim._STATE, "ngspice", None)
-    with pytest.raises(sim.SpiceUnavailableError, match="apt-get install ngspice libngspice0"):
+    with pytest.raises(sim.SpiceUnavailableError, match=named):
         sim.run_netlist("* x\n.end\n", "unused")
 
 

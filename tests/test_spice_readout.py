@@ -87,3 +87,14 @@ def test_import_does_not_load_pyspice():
     code = "import sys, imcpnn, imcpnn.spice; assert 'PySpice' not in sys.modules; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_spike_time_rejects_a_nan_waveform():
+    t = np.linspace(0.0, 2.0, 201)
+    v = np.where(t > 1.5, 1.8, 0.0)
+    assert ro.spike_time(t, v, t_phase=1.0, t_circ=1.0) == pytest.approx(0.5, abs=0.01)
+    for bad in (np.full_like(v, np.nan), np.where(t > 1.2, np.nan, v), np.where(t > 1.2, np.inf, 0.0)):
+        with pytest.raises(ValueError, match="NaN or inf"):
+            ro.spike_time(t, bad, t_phase=1.0, t_circ=1.0)
+    # a NaN outside the phase does not matter
+    assert ro.spike_time(t, np.where(t < 0.5, np.nan, v), t_phase=1.0, t_circ=1.0) == pytest.approx(0.5, abs=0.01)

@@ -1,4 +1,7 @@
-"""Training pipeline: determinism, resume (also after kill -9), CLI, run cache, baselines, report."""
+"""Training pipeline: determinism, resume (also after kill -9), CLI, evaluation overrides, validation split.
+
+Every test runs offline on a generated Fashion-MNIST stand-in (:mod:`fmnist_tiny`); none is ever skipped.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import fmnist_tiny
 import pytest
 import torch
 
 from imcpnn import __main__ as cli
 from imcpnn import models, train
-from imcpnn.repro import fmnist_mlp as X
-from imcpnn.repro import report
 from imcpnn.train import TrainConfig, evaluate, evaluation_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,14 +38,16 @@ def synthetic_data(n_train=96, n_test=40, seed=0):
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
-@pytest.fixture
-def fmnist_available():
-    from imcpnn import data
+@pytest.fixture(scope="session")
+def tiny_fmnist(tmp_path_factory) -> Path:
+    """A generated Fashion-MNIST stand-in (canonical file names and sizes; see :mod:`fmnist_tiny`)."""
+    return fmnist_tiny.session_dataset(tmp_path_factory)
 
-    try:
-        data.load_fashion_mnist("test", download=False, subset=8)
-    except Exception as err:  # noqa: BLE001 - any failure means: no offline copy
-        pytest.skip(f"Fashion-MNIST not available offline: {err}")
+
+@pytest.fixture
+def fmnist_available(tiny_fmnist, monkeypatch):
+    """``IMCPNN_DATA`` (also for subprocesses) points at the generated dataset, offline, with a private cache."""
+    return fmnist_tiny.use(monkeypatch, tiny_fmnist)
 
 
 @pytest.fixture
@@ -223,25 +227,7 @@ def test_cli_bad_input_names_the_flag(args, flag, capsys):
     assert flag in capsys.readouterr().err
 
 
-# ------------------------------------------------------------------------------------ cache and baselines
-
-
-def test_run_cache_reuses_finished_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(X.profiles, "repo_root", lambda: tmp_path)
-    data = synthetic_data()
-    c = tiny_config(epochs=1)
-    monkeypatch.setattr(X, "cached_data", lambda config: data)
-    r1 = X.run(c, "quick", progress=False)
-    assert r1.path == tmp_path / "runs" / "quick" / c.key() and X.is_cached(c, "quick")
-
-    def boom(*a, **kw):
-        raise AssertionError("a finished run must not be retrained")
-
-    monkeypatch.setattr(X, "train", boom)
-    r2 = X.run(c, "quick", progress=False)
-    assert r2.final_accuracy == r1.final_accuracy and r2.curve == r1.curve
-    assert isinstance(r2.model(), torch.nn.Module)
-    assert not X.is_cached(c.replace(seed=1), "quick")
+# ------------------------------------------------------------------------------------ evaluation
 
 
 def _model(e_rev=100.0):
@@ -252,7 +238,7 @@ def _model(e_rev=100.0):
 
 def test_evaluation_overrides_restore_everything():
     model, _ = _model()
-    layers = list(models.dstd_layers(model))
+    layers = list(models.spiking_layers(model))
     w0 = [m.weight.detach().clone() for m in layers]
     with evaluation_overrides(model, e_rev=2.0, test_steps=7, weight_scale=(1.5, 0.5)):
         assert all(m.e_rev == (2.0, -2.0) and m.test_steps == 7 for m in layers)
@@ -284,35 +270,41 @@ def test_ann_baseline_equals_a_model_built_at_that_erev():
     assert torch.equal(s, torch.get_rng_state())
 
 
-def test_scale_grid_and_search():
-    model, _ = _model(100.0)
-    x, y = synthetic_data(n_train=1, n_test=32)[2:]
-    alphas = X.scale_values(0.8, 1.2, 0.2)
-    assert alphas == [0.8, 1.0, 1.2] and len(X.scale_values(0.5, 2.0, 0.1)) == 16
-    grid = X.scale_grid(model, x, y, 2.0, alphas, test_steps=3)
-    assert grid.shape == (3, 3) and ((0 <= grid) & (grid <= 1)).all()
-    (a_pos, a_neg), best, n = X.scale_search(model, x, y, 2.0, test_steps=3, max_evals=30)
-    assert best >= grid[1, 1] - 1e-12 and n <= 30 + 8
-    assert abs(a_pos * 10 - round(a_pos * 10)) < 1e-9 and abs(a_neg * 10 - round(a_neg * 10)) < 1e-9
-    with pytest.raises(ValueError):
-        X.scale_values(2.0, 1.0)
+# ------------------------------------------------------------------------------------------ validation split
 
 
-# ----------------------------------------------------------------------------------------------- report
+def test_validation_split_is_carved_from_training_and_disjoint():
+    c = TrainConfig(train_subset=500, val_size=300, subset_seed=3)
+    tr, val = train.split_indices(2000, c)
+    assert len(tr) == 500 and len(val) == 300
+    assert not set(tr.tolist()) & set(val.tolist())
+    assert torch.equal(tr, tr.sort().values) and torch.equal(val, val.sort().values)
+    tr2, val2 = train.split_indices(2000, c)
+    assert torch.equal(tr, tr2) and torch.equal(val, val2)  # seeded
+    assert not torch.equal(val, train.split_indices(2000, c.replace(subset_seed=4))[1])
+    # all the rest is trained on when train_subset is None
+    tr_all, val_all = train.split_indices(2000, c.replace(train_subset=None))
+    assert sorted(tr_all.tolist() + val_all.tolist()) == list(range(2000))
+    # without validation the training subset is the one of imcpnn.data (runs without val_size keep their data)
+    from imcpnn import data
+
+    tr0, val0 = train.split_indices(2000, c.replace(val_size=0))
+    assert torch.equal(tr0, data.subset_indices(2000, 500, 3)) and len(val0) == 0
+    with pytest.raises(ValueError, match="val_size"):
+        train.split_indices(2000, c.replace(val_size=1600))
+    with pytest.raises(ValueError, match="val_size"):
+        TrainConfig(val_size=-1)
 
 
-def test_report_renders_every_results_file(tmp_path):
-    res = tmp_path / "results"
-    res.mkdir()
-    from imcpnn.repro.profiles import write_json
-
-    write_json(res / "a.json", {"title": "Toy", "paper_comparison": [
-        {"figure": "Fig. 4f", "quantity": "acc | x", "paper": 90.4, "ours": 88.12, "unit": "%", "note": "n"}]},
-        profile="quick")  # fmt: skip
-    (res / "b.json").write_text(json.dumps({"profile": "paper", "other": 1}))
-    out = report.main(["--results", str(res), "--out", str(tmp_path / "R.md")])
-    text = out.read_text()
-    assert "## Toy (`results/a.json`)" in text and "Profile: **quick**" in text
-    assert "| Fig. 4f | acc \\| x | 90.4% | 88.12% | n |" in text
-    assert "`results/b.json`" in text and "no paper comparison" in text
-    assert "torch" in text  # the machine line
+def test_load_data_and_validation_never_share_a_sample(fmnist_available):
+    c = TrainConfig(train_subset=400, test_subset=100, val_size=200, subset_seed=1)
+    x_tr, y_tr, x_te, y_te = train.load_data(c)
+    x_val, y_val = train.load_validation(c)
+    ids_tr, ids_te, ids_val = (set(fmnist_tiny.identities(x)) for x in (x_tr, x_te, x_val))
+    assert len(ids_tr) == 400 and len(ids_te) == 100 and len(ids_val) == 200
+    assert all(s == "train" for s, _ in ids_tr | ids_val) and all(s == "test" for s, _ in ids_te)
+    assert not ids_val & ids_tr and not ids_val & ids_te
+    assert {i for _, i in ids_val} == set(train.split_indices(60_000, c)[1].tolist())
+    assert x_val.dtype == torch.float32 and y_val.dtype == torch.int64 and len(y_val) == 200
+    with pytest.raises(ValueError, match="val_size"):
+        train.load_validation(c.replace(val_size=0))

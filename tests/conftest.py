@@ -1,3 +1,4 @@
+import fmnist_tiny
 import pytest
 import torch
 
@@ -14,3 +15,9 @@ def random_layer(batch=8, n_in=30, n_out=5, scale=0.4, dtype=torch.float64, posi
     else:
         w = torch.randn(n_out, n_in, dtype=dtype, generator=generator) * scale
     return t, w
+
+
+@pytest.fixture(scope="session")
+def tiny_fmnist(tmp_path_factory):
+    """A generated Fashion-MNIST stand-in (canonical file names and sizes; see :mod:`fmnist_tiny`)."""
+    return fmnist_tiny.session_dataset(tmp_path_factory)

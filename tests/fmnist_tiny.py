@@ -72,3 +72,13 @@ def use(monkeypatch, folder: Path) -> Path:
     monkeypatch.setenv("IMCPNN_CACHE", str(folder / "cache"))
     monkeypatch.setenv("IMCPNN_OFFLINE", "1")
     return folder
+
+
+def synthetic_data(n_train: int, n_test: int, seed: int = 0):
+    """In-memory random images in [0, 1] and labels (x_train, y_train, x_test, y_test), 28x28, seeded."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n_train + n_test, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (n_train + n_test,), generator=g)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]

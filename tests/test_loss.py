@@ -45,7 +45,11 @@ def test_loss_is_cross_entropy_of_negative_times_plus_temporal_penalty():
 
 @pytest.mark.parametrize(
     "kwargs,match",
-    [({"t_out": torch.rand(3)}, "t_out"), ({"target": torch.tensor([0, 1])}, "target"), ({"tau_soft": 0.0}, "tau_soft")],
+    [
+        ({"t_out": torch.rand(3)}, "t_out"),
+        ({"target": torch.tensor([0, 1])}, "target"),
+        ({"tau_soft": 0.0}, "tau_soft"),
+    ],
 )
 def test_loss_rejects_bad_input(kwargs, match):
     args = {"t_out": torch.rand(3, 4), "target": torch.tensor([0, 1, 2])}

@@ -31,15 +31,7 @@ def tiny_config(**kw) -> TrainConfig:
 
 
 def synthetic_data(seed=0, n_train=64, n_test=32):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n_train + n_test, 1, 28, 28, generator=g)
-    y = torch.randint(0, 10, (n_train + n_test,), generator=g)
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
-
-
-@pytest.fixture(scope="session")
-def tiny_fmnist(tmp_path_factory) -> Path:
-    return fmnist_tiny.session_dataset(tmp_path_factory)
+    return fmnist_tiny.synthetic_data(n_train, n_test, seed)
 
 
 @pytest.fixture

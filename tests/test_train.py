@@ -32,16 +32,7 @@ def tiny_config(**kw) -> TrainConfig:
 
 
 def synthetic_data(n_train=96, n_test=40, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n_train + n_test, 1, 28, 28, generator=g)
-    y = torch.randint(0, 10, (n_train + n_test,), generator=g)
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
-
-
-@pytest.fixture(scope="session")
-def tiny_fmnist(tmp_path_factory) -> Path:
-    """A generated Fashion-MNIST stand-in (canonical file names and sizes; see :mod:`fmnist_tiny`)."""
-    return fmnist_tiny.session_dataset(tmp_path_factory)
+    return fmnist_tiny.synthetic_data(n_train, n_test, seed)
 
 
 @pytest.fixture

@@ -92,7 +92,8 @@ def atomic_json(path: Path, payload: dict) -> None:
     atomic_write_bytes(path, lambda f: f.write((json.dumps(payload, indent=2) + "\n").encode()))
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a stale lock or temporary file of a dead process can be removed)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -113,7 +114,7 @@ def clean_stale_tmp(folder: Path) -> list[Path]:
         if m is None or m["name"] not in MANAGED or not p.is_file():
             continue
         pid = int(m["pid"])
-        if pid != os.getpid() and _alive(pid):
+        if pid != os.getpid() and process_alive(pid):
             continue
         with contextlib.suppress(FileNotFoundError):
             p.unlink()

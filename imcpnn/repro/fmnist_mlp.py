@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from imcpnn._impl.checkpoint import process_alive
 from imcpnn.repro import cache
 from imcpnn.train import TrainConfig, evaluate, load_data, load_model, load_validation, resolve_device, train
 
@@ -207,16 +208,6 @@ def run(config: TrainConfig, profile: str, *, device: str | None = None, threads
     return RunResult(config, path, metrics)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def run_lock(folder: Path, *, poll_s: float = 2.0, grace_s: float = 30.0) -> Iterator[None]:
     """Hold ``folder/.lock`` (created exclusively, holding our pid) so that two processes sharing the run cache
@@ -231,7 +222,7 @@ def run_lock(folder: Path, *, poll_s: float = 2.0, grace_s: float = 30.0) -> Ite
                 pid, age = int(lock.read_text().strip() or 0), time.time() - lock.stat().st_mtime
             except (OSError, ValueError):
                 pid, age = 0, 0.0
-            if (pid and _alive(pid)) or (not pid and age < grace_s):
+            if (pid and process_alive(pid)) or (not pid and age < grace_s):
                 time.sleep(poll_s)
             else:
                 lock.unlink(missing_ok=True)

@@ -7,7 +7,14 @@ import torch
 
 from imcpnn._impl import piecewise as pw
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """float64 inside this module only (a module-level set_default_dtype leaked into every later test)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 def test_phi_and_psi_match_their_definitions_and_are_smooth_at_zero():

@@ -120,7 +120,8 @@ if payload.get("conv"):
 #   than DSTD's; the matched ODE tolerance really has DSTD's error
 #   (within a factor 2) where it was interpolated.
 # * `quick`/`paper`, RC-Spike at N_in = N_out = 1000, batch 100, M = 10 (Fig. 3d): exact / DSTD >= 10x in time and
-#   in memory (the lower end of the paper's "10-100 times", Introduction); DSTD within 2x of its matmul floor; DSTD's
+#   in memory (the lower end of the paper's "10-100 times", Introduction); DSTD within 2x of its matmul floor (each
+#   side the fastest of its interleaved repeats, so other processes' time slices do not decide it); DSTD's
 #   time exponent in N_in below 1.5 (linear, Table 1). The ODE ratio is only checked where it was measured at
 #   N_in = 1000 (`paper` profile); in `quick` it is an extrapolation, labelled and not checked.
 

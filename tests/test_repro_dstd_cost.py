@@ -181,3 +181,12 @@ def test_plot_writes_figures(payload, tmp_path):
     assert set(replot) == {f"{k}_replot" for k in figs}
     assert "RE-PLOT" in replot["fig_conv_cost_replot"].texts[0].get_text()
     assert summ.format_summary(payload).startswith("device:")
+
+
+def test_floor_ratio_uses_the_fastest_repeat_of_each_side():
+    from imcpnn.repro.dstd_cost_summary import floor_ratio
+
+    dstd = {"time_s": 0.30, "times_s": [0.30, 0.12, 0.50]}  # one undisturbed repeat, two slowed by other processes
+    floor = {"time_s": 0.10, "times_s": [0.10, 0.08, 0.20]}
+    assert floor_ratio(dstd, floor) == pytest.approx(0.12 / 0.08)
+    assert floor_ratio({"time_s": 0.3}, {"time_s": 0.1}) == pytest.approx(3.0)  # records without repeats

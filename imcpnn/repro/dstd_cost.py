@@ -97,7 +97,7 @@ def config_for(profile: str) -> BenchConfig:
         )  # fmt: skip
     if profile == "quick":
         return BenchConfig(
-            n_in=(100, 200, 300, 500, 1000, 2000, 3000), repeats=3, time_cap_s=25.0, mem_cap_bytes=6e9,
+            n_in=(100, 200, 300, 500, 1000, 2000, 3000), repeats=5, time_cap_s=25.0, mem_cap_bytes=6e9,
             ode_n_in_max=200, conv_batch=4, conv_repeats=3,
         )  # fmt: skip
     return BenchConfig(

@@ -12,7 +12,10 @@ import numpy as np
 from imcpnn.repro import paper as P
 from imcpnn.repro.report import comparison_row
 
-__all__ = ["METHODS", "find_record", "fit_exponent", "summarize", "ratio_verdict", "paper_comparison", "format_summary"]
+__all__ = [
+    "METHODS", "find_record", "fit_exponent", "floor_ratio", "summarize", "ratio_verdict", "paper_comparison",
+    "format_summary",
+]
 
 METHODS = ("exact", "dstd", "ode")
 
@@ -37,6 +40,13 @@ def find_record(records: list[dict], model: str, method: str, n_in: int) -> dict
     return None
 
 
+def floor_ratio(dstd: dict, floor: dict) -> float:
+    """DSTD step time over its matmul floor, each the FASTEST of its interleaved repeats: both steps are short
+    (0.1 s at N_in = 1000), so on a shared CPU a median still carries other processes' time slices, and the
+    minimum is the least-disturbed estimate of each side's own cost (the convention of Python's timeit)."""
+    return min(dstd.get("times_s") or [dstd["time_s"]]) / min(floor.get("times_s") or [floor["time_s"]])
+
+
 def _targets(rc: dict, cfg: Any) -> dict:
     """RC-Spike ratios at the paper's size ``cfg.target`` (N_in = N_out = 1000, batch 100; Fig. 3d)."""
     recs = rc["records"]
@@ -49,7 +59,8 @@ def _targets(rc: dict, cfg: Any) -> dict:
         if e["peak_bytes"] and d["peak_bytes"]:
             tg["exact_over_dstd_memory"] = {"value": e["peak_bytes"] / d["peak_bytes"], "measured": True}
     if d and f:
-        tg["dstd_over_floor_time"] = {"value": d["time_s"] / f["time_s"], "measured": True}
+        tg["dstd_over_floor_time"] = {"value": floor_ratio(d, f), "measured": True,
+                                      "note": "fastest of the interleaved repeats on each side (see floor_ratio)"}
     ode_recs = [r for r in recs if r["method"] == "ode"]
     if d and o:
         tg["ode_over_dstd_time"] = {"value": o["time_s"] / d["time_s"], "measured": True}
@@ -92,7 +103,7 @@ def summarize(sweeps: dict, cfg: Any) -> dict:
                     if x["peak_bytes"] and d["peak_bytes"]:
                         row[f"{m}_over_dstd_memory"] = x["peak_bytes"] / d["peak_bytes"]
             if d and f:
-                row["dstd_over_floor_time"] = d["time_s"] / f["time_s"]
+                row["dstd_over_floor_time"] = floor_ratio(d, f)
             rows.append(row)
         out["ratios"][model] = rows
     if sweeps.get("rc_spike") and (cfg.n_out, cfg.batch) == cfg.target[1:]:

@@ -123,3 +123,18 @@ def test_neuron_transient_spikes():
     assert strong.t_spike[0] < idle.t_spike[0] - 0.2
     assert wall < 10.0
     assert os.path.exists(sim.netlist_dir() / "test_strong.cir")
+
+
+def test_synapse_fan_in_loads_the_membrane():
+    """Switched-off synapses still load the membrane with their drain junctions: at the same V_b^dis a neuron with
+    5 synapses fires measurably later (the effect the fan-in of the V_b^dis calibration accounts for)."""
+    neuron = nl.DEFAULT_NEURON.with_(v_b_dis=0.564)
+    t1 = float(ch._idle_neuron(neuron, "tt", 1.5, fan_in=1).t_spike[0])
+    t5 = float(ch._idle_neuron(neuron, "tt", 1.5, fan_in=5).t_spike[0])
+    assert 0.005 < t5 - t1 < 0.05, (t1, t5)  # measured 0.0163 T_circ (16 ns of a 1 µs ramp)
+
+
+@pytest.mark.parametrize("fan_in", [0, -1, 2.5, True, 5000])
+def test_calibration_fan_in_validated(fan_in):
+    with pytest.raises(ValueError, match="fan_in"):
+        ch.calibrate_discharger(fan_in=fan_in)

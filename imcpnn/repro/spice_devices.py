@@ -28,6 +28,10 @@ from imcpnn.spice.readout import erev_from_lambdas
 #: Table 2 of the paper (post-layout), for side-by-side reporting (values of :data:`imcpnn.repro.paper.SPICE_DEVICES`)
 PAPER = P.values(P.SPICE_DEVICES)
 V_B_SENSE_GRID = (0.75, 0.85, 0.95, 1.05, 1.15)
+#: synapses on each membrane during the V_b^dis calibration: the one-neuron precursor below and both layers of
+#: the Iris 5-5-5 circuit (4 features + bias) have 5; their drain junctions slow the firing ramp by ~1.7 %
+#: against a 1-synapse neuron (:func:`imcpnn.spice.characterize.calibrate_discharger`)
+FAN_IN = 5
 #: the small problem of the smoke profile: fewer gate voltages, one V_b^sense, a coarse calibration, 3 patterns
 SMOKE_GRIDS = {"nmos_gates": (0.45, 0.55), "pmos_gates": (1.25, 1.15), "sense_grid": (0.95,), "cal_tol": 2e-2,
                "n_patterns": 3}  # fmt: skip
@@ -47,6 +51,7 @@ def device_characterization(
     pmos_gates: tuple = ch.PMOS_GATES,
     sense_grid: tuple = V_B_SENSE_GRID,
     cal_tol: float = 2e-3,
+    fan_in: int = FAN_IN,
 ) -> tuple[dict, dict]:
     """Run Fig. 17, 19, 20 and the calibration. Returns ``(summary, curves)``.
 
@@ -62,7 +67,7 @@ def device_characterization(
     sense = ch.sensing_inverter(sense_grid, corner=corner, neuron=neuron)
     k = int(np.argmin(np.abs(np.array(sense_grid) - neuron.v_b_sense)))
     v_switch = float(sense["v_switch"][k])
-    cal = ch.calibrate_discharger(neuron, corner=corner, tol=cal_tol)
+    cal = ch.calibrate_discharger(neuron, corner=corner, tol=cal_tol, fan_in=fan_in)
     vb_cal = cal["v_b_dis"]
     grid = v_b_dis_grid or tuple(np.round(vb_cal + np.array([-0.06, -0.04, -0.02, 0.0, 0.02, 0.04]), 4))
     dis = ch.discharger_iv(grid, corner=corner, neuron=neuron)
@@ -91,6 +96,7 @@ def device_characterization(
         "v_th": v_th,
         "v_b_sense": neuron.v_b_sense,
         "v_b_dis_calibrated": vb_cal,
+        "calibration_fan_in": cal["fan_in"],
         "i_dis_v0_nA": float(dis["i_v0"][j]) * 1e9,
         "lambda_dis_at_calibrated_bias": float(dis["lam"][j]),
         "v_switch_eff": cal["v_switch_eff"],

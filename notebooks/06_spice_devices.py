@@ -55,7 +55,7 @@ res = ex.compute(profile)
 summary, curves, nvm = res["summary"], res["curves"], res["nvm"]
 comparison = ex.paper_comparison(summary, nvm, profile)
 out = dirs.results
-write_json(out / "spice_devices.json", {"title": "SPICE devices (Table 2, Fig. 17, 19, 20, Fig. 7 precursor)",
+write_json(out / "spice_devices.json", {"title": "SPICE devices (Table 2, Fig. 17, 19, 20) and a one-neuron sanity check",
                                         **summary, "paper_comparison": comparison}, profile=profile)  # fmt: skip
 write_json(out / "spice_curves.json", curves, profile=profile)
 write_json(out / "spice_neuron_vs_model.json", nvm, profile=profile)
@@ -158,7 +158,9 @@ for row in comparison:
     print(f"{row['figure']}: {row['quantity']}: ours {row['ours']} vs paper {row['paper']} -> {row['verdict']}")
 
 # %% [markdown]
-# ## One neuron: SPICE vs the RC-Spike model (a precursor of Fig. 7)
+# ## Sanity check, not a paper figure: one neuron, SPICE vs the RC-Spike model
+#
+# (The paper's Fig. 7 is the two-layer Iris circuit of notebook 07; this one-neuron check comes before it.)
 #
 # Five synapses, weights ~ U(-0.5, 1.0) (currents 0-120 nA, inside the simulated range), input times
 # ~ U(0, 1). Model time t = (t_circuit - phase start) / T_circ; model potential v = -(V - V0)/V_th.
@@ -192,7 +194,7 @@ ax[1].set(xlabel="model - SPICE output spike time [ns] (T_circ = 1 µs)", ylabel
           title=f"{nvm['n_patterns']} random input patterns")
 ax[1].legend(fontsize=8)
 fig.tight_layout()
-save_figure(fig, dirs.figures, "fig7_precursor_neuron_vs_spice")
+save_figure(fig, dirs.figures, "neuron_precursor_vs_spice")
 print({k: nvm[k] for k in ("rmse_e_aware_ns", "rmse_ideal_ns", "rmse_ideal_with_e_dis_ns",
                            "rmse_e_aware_scaled_ns", "scale_1d_e_aware", "rmse_ideal_scaled_ns",
                            "scale_2d_ideal", "sim_wall_s_median")})

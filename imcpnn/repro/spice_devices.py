@@ -1,6 +1,6 @@
 """The SPICE experiments of notebook 06 (arXiv 2412.09010v1 App. G): device characterisation (Fig. 17, 19, 20),
-the device -> model mapping (Table 2, App. A.2), and one neuron against the RC-Spike model (a small precursor of
-Fig. 7).
+the device -> model mapping (Table 2, App. A.2), and one neuron against the RC-Spike model (a sanity check before
+the two-layer circuit of Fig. 7, which is :mod:`imcpnn.repro.iris_circuit`).
 
 :func:`compute` runs everything through :func:`imcpnn.repro.cache.compute_or_load` (key: the settings, the code
 fingerprint, the ngspice version and the PDK model line); ``smoke`` always recomputes, on a small problem
@@ -372,7 +372,7 @@ def paper_comparison(summary: dict, nvm: dict, profile: str) -> list[dict]:
         comparison_row("Table 2", "E_dis", ref["e_dis"], round(summary["e_dis"], 3), cal, ours,
                        note="from the calibrated lambda_dis and V_th: follows the calibration"),
         comparison_row(
-            "Fig. 7d (one-neuron precursor)",
+            "sanity check (not a paper figure): one neuron",
             "output-spike RMSE vs SPICE: E±-aware / ideal model [ns] (scaled: 1-D / 2-D current scale)",
             f"Iris 5-5-5 net: PNN {ref['rmse_pnn_to_imc_ns'].value} / ANN {ref['rmse_ann_to_imc_ns'].value}",
             f"{nvm['rmse_e_aware_ns']:.1f} / {nvm['rmse_ideal_ns']:.1f} (scaled: {nvm['rmse_e_aware_scaled_ns']:.1f} "

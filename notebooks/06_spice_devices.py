@@ -55,7 +55,7 @@ res = ex.compute(profile)
 summary, curves, nvm = res["summary"], res["curves"], res["nvm"]
 comparison = ex.paper_comparison(summary, nvm, profile)
 out = dirs.results
-write_json(out / "spice_devices.json", {"title": "SPICE devices (Table 2, Fig. 17, 19, 20) and a one-neuron sanity check",
+write_json(out / "spice_devices.json", {"title": "SPICE devices (Table 2, Fig. 17, 19, 20), one-neuron check",
                                         **summary, "paper_comparison": comparison}, profile=profile)  # fmt: skip
 write_json(out / "spice_curves.json", curves, profile=profile)
 write_json(out / "spice_neuron_vs_model.json", nvm, profile=profile)

@@ -36,7 +36,9 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 
+from imcpnn import functional as F
 from imcpnn.repro import iris_circuit as ic
 from imcpnn.repro import spice_devices as sd
 from imcpnn.repro.profiles import check_profile, output_dirs, save_figure, write_json
@@ -121,6 +123,41 @@ for a, (f, r) in zip(ax[:, 0], flows.items(), strict=True):
           ylabel="count")
 fig.tight_layout()
 save_figure(fig, dirs.figures, "fig7d_spike_time_error_hist")
+
+# %% [markdown]
+# ## Where the model-to-circuit error arises (not a paper panel)
+# Hidden layer, whose inputs are the data's exact spike times. Left: the accumulation phase, SPICE's v(1) (read off
+# the membrane at the end of the phase) against the model's. Right: the firing phase alone, the model's firing time
+# (Eq. 26, or App. A Eq. 85 with E_dis) computed from SPICE's OWN v(1), minus SPICE's spike time, against that
+# spike time. A flat band at 0 would mean the firing phase is modelled exactly; a trend with the spike time
+# points at the discharge ramp (its slope, its loading), an offset at the sensing path's delay.
+
+# %%
+fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+for f, r in flows.items():
+    v1m, v1s = np.array(r["v1_hidden_model"]), np.array(r["v1_hidden_spice"])
+    ts = np.array(r["t_spice_hidden"])
+    e_dis = None if f == "ann" else dev["e_dis"]
+    tf = F.firing_time(torch.tensor(np.nan_to_num(v1s)), e_dis).numpy()
+    fired = np.isfinite(v1s) & (ts < 0.999)
+    ax[0].plot(v1m[fired], v1s[fired], ".", ms=4, label=f"{f.upper()}-to-IMC")
+    ax[1].plot(ts[fired], (tf - ts)[fired] * 1e3, ".", ms=4, label=f"{f.upper()}-to-IMC")
+    err = (tf - ts)[fired] * 1e3
+    for lo in (0.0, 0.25, 0.5, 0.75):
+        k = (ts[fired] >= lo) & (ts[fired] < lo + 0.25)
+        if k.any():
+            print(f"{f}: SPICE hidden spike in [{lo:.2f}, {lo + 0.25:.2f}): {k.sum():3d} neurons, firing-phase "
+                  f"error mean {err[k].mean():+6.2f} ns, sd {err[k].std():5.2f} ns")
+lim = [0, 1.4]
+ax[0].plot(lim, lim, "k:", lw=0.8)
+ax[0].set(xlabel="model v(1)", ylabel="SPICE v(1)", title="accumulation phase (hidden layer)")
+ax[1].axhline(0, color="k", lw=0.6)
+ax[1].set(xlabel="SPICE hidden spike time [T_circ]", ylabel="model firing time from SPICE v(1) − SPICE [ns]",
+          title="firing phase alone (hidden layer)")
+for a in ax:
+    a.legend(fontsize=8)
+fig.tight_layout()
+save_figure(fig, dirs.figures, "iris_error_decomposition")
 
 # %% [markdown]
 # ## Fig. 15 — current-scale searches (on training samples)

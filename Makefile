@@ -14,8 +14,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 # independent jobs of the notebooks (imcpnn.executor.env_settings): EXECUTOR=local|ray, WORKERS=N, RAY_ADDRESS=auto
+# (WORKERS empty: 1, or the profile's own count where it sets one, e.g. the Iris circuit's SPICE workers)
 EXECUTOR ?= local
-WORKERS ?= 1
+WORKERS ?=
 RAY_ADDRESS ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 NAMES := $(notdir $(basename $(NOTEBOOKS)))
@@ -52,6 +53,9 @@ $(OUT)/%.ipynb: notebooks/%.py $(SOURCES) $(DATA_STAMP) | setup
 	  $(OUT)/$*.src.ipynb $(OUT)/$*.partial.ipynb; \
 	mv $(OUT)/$*.partial.ipynb $@; \
 	echo "== $* done in $$(( $$(date +%s) - start )) s"
+
+# notebook 08 reads notebook 07's trained networks and scales (results/iris_circuit.json): run it after 07
+$(OUT)/08_circuit_robustness.ipynb: $(OUT)/07_iris_circuit.ipynb
 
 $(DATA_STAMP):
 	@mkdir -p $(OUT)

@@ -62,12 +62,11 @@ RUN_TIMES: dict[str, float] = {}
 
 
 def train_all(configs, desc):
-    """Train (or read back) every config; returns the RunResults in order."""
-    out = []
-    for c in tqdm(configs, desc=desc):
-        t0 = time.perf_counter()
-        out.append(X.run(c, profile, threads=THREADS, progress=False))
-        RUN_TIMES[str(out[-1].path)] = time.perf_counter() - t0
+    """Train (or read back) every config, the missing ones as jobs of the executor (`make ... EXECUTOR= WORKERS=`,
+    default: one after the other in this process); returns the RunResults in order."""
+    t0 = time.perf_counter()
+    out = X.run_many(configs, profile, threads=THREADS, desc=desc)
+    RUN_TIMES[desc] = RUN_TIMES.get(desc, 0.0) + time.perf_counter() - t0
     return out
 
 

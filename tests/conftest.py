@@ -21,3 +21,16 @@ def random_layer(batch=8, n_in=30, n_out=5, scale=0.4, dtype=torch.float64, posi
 def tiny_fmnist(tmp_path_factory):
     """A generated Fashion-MNIST stand-in (canonical file names and sizes; see :mod:`fmnist_tiny`)."""
     return fmnist_tiny.session_dataset(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def ray2():
+    """ONE 2-CPU local Ray cluster for the whole session (its start is most of a Ray test's cost), stopped at the
+    end; skipped without the cluster extra."""
+    ray = pytest.importorskip("ray", reason="the cluster extra (pip install imcpnn[cluster]) is not installed")
+    from imcpnn import executor
+
+    started = executor.connect_ray(num_cpus=2)
+    yield ray
+    if started:
+        ray.shutdown()

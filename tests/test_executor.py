@@ -1,10 +1,13 @@
 """imcpnn.executor: local (in-process, process pool) and Ray runs of independent jobs give the same records; a
-job that raises is recorded as failed with its traceback while the others finish; a missing Ray is a clear error."""
+job that raises is recorded as failed with its traceback while the others finish; a job past its wall-clock
+limit is killed (local: its worker process, replaced; Ray: cancelled) and recorded as failed; a missing Ray is a
+clear error. The Ray tests share one 2-CPU local cluster per session (conftest ``ray2``)."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -16,6 +19,14 @@ def square_or_fail(job: int, offset: int = 0) -> dict:
     if job == 3:
         raise ValueError(f"job {job} is bad")
     return {"value": job * job + offset, "pid": os.getpid()}
+
+
+def sleep_then_pid(job: float) -> int:
+    """A job: sleeps ``job`` seconds (or dies at once for a negative one); returns its process id."""
+    if job < 0:
+        os._exit(3)
+    time.sleep(job)
+    return os.getpid()
 
 
 def _values(records: list[dict]) -> list:
@@ -45,6 +56,31 @@ def test_local_pool_uses_other_processes_and_gives_the_same_records():
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
 
 
+def test_local_pool_kills_a_job_past_its_limit_and_replaces_a_dead_worker():
+    with X.Executor(workers=2) as ex:
+        before = ex.map(sleep_then_pid, [0.2, 0.2], timeout_s=60, progress=False)
+        t0 = time.perf_counter()
+        records = ex.map(sleep_then_pid, [0.01, 60, -1, 0.01, 0.01], timeout_s=2, progress=False)
+        assert time.perf_counter() - t0 < 30  # the 60 s job was not waited for
+        assert [r["status"] for r in records] == ["ok", "failed", "failed", "ok", "ok"]
+        assert records[1]["error"].startswith("timeout after") and "limit 2 s" in records[1]["error"]
+        assert records[2]["error"] == "worker died (exit code 3)"
+        assert ex.timed_out == 1
+        after = ex.map(sleep_then_pid, [0.2, 0.2], timeout_s=60, progress=False)
+    old = {r["result"] for r in before}
+    assert len(old) == 2 and os.getpid() not in old and not old & {r["result"] for r in after}
+    for pid in old:  # both original workers are gone (one killed at its limit, one exited), none left running
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_one_worker_with_a_limit_runs_in_a_child_process():
+    records = X.run_jobs(sleep_then_pid, [0.01, 60, 0.01], timeout_s=2, progress=False)
+    assert [r["status"] for r in records] == ["ok", "failed", "ok"]
+    assert records[0]["result"] != os.getpid() and records[1]["error"].startswith("timeout after")
+    assert X.run_jobs(sleep_then_pid, [0.01], progress=False)[0]["result"] == os.getpid()  # no limit: in-process
+
+
 @pytest.mark.parametrize(
     "kwargs, name",
     [
@@ -52,6 +88,8 @@ def test_local_pool_uses_other_processes_and_gives_the_same_records():
         ({"workers": 0}, "workers"),
         ({"max_retries": -1}, "max_retries"),
         ({"num_gpus": -1}, "num_gpus"),
+        ({"timeout_s": 0}, "timeout_s"),
+        ({"timeout_s": float("nan")}, "timeout_s"),
     ],
 )
 def test_bad_arguments_name_themselves(kwargs, name):
@@ -69,10 +107,14 @@ def test_env_settings_from_the_makefile(monkeypatch):
     for k in ("IMCPNN_EXECUTOR", "IMCPNN_WORKERS", "IMCPNN_RAY_ADDRESS"):
         monkeypatch.delenv(k, raising=False)
     assert X.env_settings() == {"executor": "local", "workers": 1, "ray_address": None}
+    assert X.env_settings(default_workers=16)["workers"] == 16  # a profile's own count when WORKERS is unset
+    monkeypatch.setenv("IMCPNN_WORKERS", "")  # the Makefile's empty default
+    assert X.env_settings(default_workers=2)["workers"] == 2
     monkeypatch.setenv("IMCPNN_EXECUTOR", "ray")
     monkeypatch.setenv("IMCPNN_WORKERS", "2")
     monkeypatch.setenv("IMCPNN_RAY_ADDRESS", "auto")
     assert X.env_settings() == {"executor": "ray", "workers": 2, "ray_address": "auto"}
+    assert X.env_settings(default_workers=16)["workers"] == 2
     monkeypatch.setenv("IMCPNN_WORKERS", "0")
     with pytest.raises(ValueError, match="IMCPNN_WORKERS"):
         X.env_settings()
@@ -82,17 +124,25 @@ def test_env_settings_from_the_makefile(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def ray2():
-    """A 2-CPU local Ray cluster (started by the executor's own helper; left running for test_sweep)."""
-    ray = pytest.importorskip("ray", reason="the cluster extra (pip install imcpnn[cluster]) is not installed")
-    X.connect_ray(num_cpus=2)
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import this test file
-    return ray
+def ray_here(ray2):
+    """The session's 2-CPU local Ray (conftest), with this module's job functions shipped by value."""
+    ray2.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import this test file
+    return ray2
 
 
-def test_ray_gives_the_local_records_and_the_failed_job(ray2):
+def test_ray_gives_the_local_records_and_the_failed_job(ray_here):
     records = X.run_jobs(square_or_fail, range(5), executor="ray", shared={"offset": 10}, progress=False)
     _check(records)
     pids = {r["result"]["pid"] for r in records if r["status"] == "ok"}
     assert os.getpid() not in pids
-    assert ray2.cluster_resources().get("CPU") == 2
+    assert ray_here.cluster_resources().get("CPU") == 2
+
+
+def test_ray_cancels_a_job_past_its_limit_and_finishes_the_rest(ray_here):
+    with X.Executor("ray") as ex:
+        t0 = time.perf_counter()
+        records = ex.map(sleep_then_pid, [0.01, 60, 0.01, 0.01], timeout_s=3, progress=False)
+        assert time.perf_counter() - t0 < 30  # the 60 s job was not waited for
+        assert ex.timed_out == 1
+    assert [r["status"] for r in records] == ["ok", "failed", "ok", "ok"]
+    assert records[1]["error"].startswith("timeout after") and "limit 3 s" in records[1]["error"]

@@ -98,6 +98,27 @@ def test_pointing_imcpnn_data_at_other_data_retrains(isolated_runs, tiny_fmnist,
     assert second.path != first.path and second.final_accuracy != first.final_accuracy
 
 
+def test_run_many_on_two_workers_gives_the_in_process_metrics_bit_for_bit(isolated_runs, tiny_fmnist, monkeypatch):
+    fmnist_tiny.use(monkeypatch, tiny_fmnist)
+    for k in ("IMCPNN_EXECUTOR", "IMCPNN_WORKERS", "IMCPNN_RAY_ADDRESS"):
+        monkeypatch.delenv(k, raising=False)  # the default: in this process, exactly X.run
+    cs = [tiny_config(seed=0), tiny_config(seed=1, e_rev=2.0), tiny_config(seed=0)]  # a duplicate trains once
+    serial = X.run_many(cs, "smoke", device="cpu", threads=1, progress=False)
+    assert [r.path for r in serial] == [X.run_dir(c, "smoke", device="cpu") for c in cs] and serial[0] is serial[2]
+    for r in serial[:2]:
+        shutil.rmtree(r.path)
+    two = {"executor": "local", "workers": 2}
+    pool = X.run_many(cs, "smoke", device="cpu", threads=1, progress=False, executor=two)
+    assert [train.deterministic_metrics(r.metrics) for r in pool] == [
+        train.deterministic_metrics(r.metrics) for r in serial
+    ]
+    monkeypatch.setattr(X, "train", _boom)  # finished runs are read back by the driver, nothing is submitted
+    again = X.run_many(cs, "smoke", device="cpu", threads=1, progress=False, executor=two)
+    assert [r.curve for r in again] == [r.curve for r in serial]
+    with pytest.raises(RuntimeError, match="1 of 1 training runs failed.*retrained"):
+        X.run_many([tiny_config(seed=2)], "smoke", device="cpu", threads=1, progress=False)
+
+
 _SCRIPT = """
 import json, sys
 from imcpnn.repro import fmnist_mlp as X

@@ -3,6 +3,7 @@ marked as such), one source for E±, and a real small simulation through the cac
 
 import json
 
+import numpy as np
 import pytest
 
 from imcpnn.repro import paper, profiles
@@ -50,3 +51,15 @@ def test_rows_mark_calibrated_quantities(smoke_result):
     by = {r["quantity"].split(" ")[0]: r["verdict"] for r in rows}
     assert by["lambda_dis"] == by["V_switch"] == by["E_dis"] == "calibrated to the paper (not a reproduction)"
     assert rows[-1]["verdict"].startswith("not comparable (different setting:")
+
+
+def test_neuron_vs_model_on_two_workers_gives_the_in_process_numbers(smoke_result, monkeypatch):
+    """The smoke run simulated its patterns in this process (the default); two local workers (make ... WORKERS=2)
+    give the same spike times and potentials bit for bit."""
+    nvm = smoke_result["nvm"]
+    monkeypatch.setenv("IMCPNN_EXECUTOR", "local")
+    monkeypatch.setenv("IMCPNN_WORKERS", "2")
+    mapping = ex.mapping_from_summary(smoke_result["summary"])
+    two = ex.neuron_vs_model(mapping, np.array(nvm["w"])[:2], np.array(nvm["t_in"])[:2])
+    assert two["t_spice"] == nvm["t_spice"][:2] and two["v1_spice"] == nvm["v1_spice"][:2]
+    assert two["trace"] == nvm["trace"]  # pattern 0's trace, from a worker

@@ -1,4 +1,4 @@
-"""The Iris 5-5-5 circuit builder (imcpnn.spice.iris) and the parallel executor (imcpnn.spice.parallel).
+"""The Iris 5-5-5 circuit builder (imcpnn.spice.iris) and SPICE tasks on the executor (imcpnn.spice.parallel).
 
 No ngspice needed here: the netlist is checked as text, the weight map on synthetic I(V_g) curves, the executor
 with plain Python tasks. One real simulation of the circuit runs in notebook 07's smoke profile.
@@ -15,7 +15,7 @@ import pytest
 
 from imcpnn.spice import iris as si
 from imcpnn.spice import netlist as nl
-from imcpnn.spice.parallel import WorkerPool, run_tasks
+from imcpnn.spice.parallel import SpiceExecutor, run_tasks
 
 
 def synthetic_map() -> si.WeightMap:
@@ -162,7 +162,7 @@ def _boom(x: int) -> int:
 
 
 def test_executor_kills_a_runaway_worker_and_records_failures():
-    with WorkerPool(2) as pool:
+    with SpiceExecutor(workers=2) as pool:
         pids = pool.map(os.getpid, [((), {}), ((), {})], timeout_s=60, progress=False)
         assert all(r.ok for r in pids)
         t0 = time.perf_counter()

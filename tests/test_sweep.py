@@ -93,12 +93,6 @@ def test_a_failing_job_is_recorded_and_the_exit_status_is_one(data, tmp_path, mo
     assert _same([got[i] for i in (0, 2, 3)], [serial[i] for i in (0, 2, 3)])
 
 
-@pytest.fixture(scope="module")
-def ray2():
-    pytest.importorskip("ray", reason="the cluster extra (pip install imcpnn[cluster]) is not installed")
-    X.connect_ray(num_cpus=2)  # a 2-CPU local cluster (kept for the module; Ray stops it at exit)
-
-
 def test_ray_sweep_equals_the_local_one(ray2, serial, data, tmp_path):
     assert cli(["sweep", *GRID, "--executor", "ray", "--out", str(tmp_path)]) == 0
     got = _sweep(tmp_path)

@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from imcpnn.repro import fmnist_mlp as X
 from imcpnn.train import TrainConfig, evaluate
@@ -136,12 +135,12 @@ def all_configs(s: dict[str, Any]) -> list[TrainConfig]:
 
 def run_all(configs: Iterable[TrainConfig], profile: str, *, threads: int, device: str | None = None,
             progress: bool = True) -> dict[TrainConfig, X.RunResult]:  # fmt: skip
-    """Train (or read back) every config through the run cache; returns config -> result."""
+    """Train (or read back) every config through the run cache, the missing ones as independent jobs of the
+    executor (:func:`imcpnn.repro.fmnist_mlp.run_many`, settings from ``make ... EXECUTOR= WORKERS=``); returns
+    config -> result."""
     configs = list(configs)
-    out: dict[TrainConfig, X.RunResult] = {}
-    for c in tqdm(configs, desc="CNN runs", disable=not progress):
-        out[c] = X.run(c, profile, device=device, threads=threads, progress=False)
-    return out
+    return dict(zip(configs, X.run_many(configs, profile, device=device, threads=threads, progress=progress,
+                                        desc="CNN runs"), strict=True))  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ analyses

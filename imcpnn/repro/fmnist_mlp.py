@@ -20,15 +20,17 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from imcpnn._impl.checkpoint import process_alive
+from imcpnn._impl.checkpoint import atomic_write_bytes, process_alive
+from imcpnn.executor import env_settings, run_jobs
 from imcpnn.repro import cache
 from imcpnn.train import TrainConfig, evaluate, load_data, load_model, load_validation, resolve_device, train
 
@@ -184,6 +186,30 @@ def is_cached(config: TrainConfig, profile: str, *, device: str | None = None) -
     return cache.stored_key_matches(path, key) and _finished(path, config) is not None
 
 
+def _prepared(config: TrainConfig, profile: str, dev: torch.device) -> tuple[cache.CacheKey, Path, tuple]:
+    """The run key, the (created) cache folder and the data of ``config``; ``IMCPNN_RECOMPUTE=1`` empties the
+    folder first."""
+    data = cached_data(config)
+    key = run_key(config, data, dev)
+    path = cache.entry_dir(key, profile)
+    if cache.recompute_requested() and path.exists():
+        shutil.rmtree(path)
+    return key, cache.prepare(key, profile), data
+
+
+def _train_in(path: Path, config: TrainConfig, data: tuple, dev: torch.device, threads: int | None,
+              progress: bool) -> dict[str, Any]:  # fmt: skip
+    """Train ``config`` in ``path`` (or resume it, or read it back when finished); its metrics."""
+    done = _finished(path, config)
+    if done is not None:
+        return done
+    with run_lock(path):  # another process sharing the cache may have finished it meanwhile
+        done = _finished(path, config)
+        if done is not None:
+            return done
+        return train(config, path, device=dev, threads=threads, progress=progress, data=data)
+
+
 def run(config: TrainConfig, profile: str, *, device: str | None = None, threads: int | None = None,
         progress: bool = True) -> RunResult:  # fmt: skip
     """Train ``config`` in its cache folder (or resume it, or read it back when finished).
@@ -191,21 +217,77 @@ def run(config: TrainConfig, profile: str, *, device: str | None = None, threads
     ``IMCPNN_RECOMPUTE=1`` discards a stored run and trains it again.
     """
     dev = resolve_device(device)
+    _, path, data = _prepared(config, profile, dev)
+    return RunResult(config, path, _train_in(path, config, data, dev, threads, progress))
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One training run of :func:`run_many` on a worker (a module-level function: pickled by reference).
+
+    Refuses to run when the worker's run key (code fingerprint, data digest) differs from the driver's. With
+    ``ship`` (a Ray cluster that may span machines) it trains in a private temporary folder and returns the run
+    folder's files for the driver to write; otherwise it trains (or resumes) in the driver's cache folder.
+    """
+    config, dev = job["config"], torch.device(job["device"])
     data = cached_data(config)
-    key = run_key(config, data, dev)
-    path = cache.entry_dir(key, profile)
-    if cache.recompute_requested() and path.exists():
-        shutil.rmtree(path)
-    path = cache.prepare(key, profile)
-    done = _finished(path, config)
-    if done is not None:
-        return RunResult(config, path, done)
-    with run_lock(path):  # another process sharing the cache may have finished it meanwhile
-        done = _finished(path, config)
+    key = run_key(config, data, dev) if job["check"] else job["key"]  # in the driver's process: its own key
+    if key != job["key"]:
+        what = [f for f in ("code", "data", "config") if getattr(key, f) != getattr(job["key"], f)]
+        raise RuntimeError(f"this worker's {' and '.join(what)} differ from the driver's run key (imcpnn sources "
+                           "edited since the driver started? then restart it; else install the same imcpnn and "
+                           "IMCPNN_DATA on every node)")  # fmt: skip
+    if not job["ship"]:
+        return {"metrics": _train_in(Path(job["path"]), config, data, dev, job["threads"], job["progress"])}
+    with tempfile.TemporaryDirectory(prefix="imcpnn_run_") as tmp:
+        metrics = train(config, tmp, device=dev, threads=job["threads"], progress=False, data=data)
+        files = {f.name: f.read_bytes() for f in Path(tmp).iterdir() if f.is_file()}
+    return {"metrics": metrics, "files": files}
+
+
+def run_many(configs: Sequence[TrainConfig], profile: str, *, device: str | None = None, threads: int | None = None,
+             progress: bool = True, run_progress: bool = False, desc: str = "training runs",
+             executor: dict[str, Any] | None = None) -> list[RunResult]:  # fmt: skip
+    """:func:`run` for every config, the missing runs as independent jobs of :func:`imcpnn.executor.run_jobs`.
+
+    ``executor``: ``run_jobs`` settings, by default :func:`imcpnn.executor.env_settings` (``make all
+    EXECUTOR=... WORKERS=... RAY_ADDRESS=...``; unset: one after the other in this process, exactly :func:`run`).
+    ``progress``: a bar over the runs; ``run_progress``: each run's own bars (in-process runs only). Finished
+    runs are read back by the driver; every job declares ``threads`` CPUs (one GPU on CUDA). The driver
+    owns the cache: it prepares each folder, and writes the files a shipped run returns. Any failed run raises
+    RuntimeError naming it, after the others have finished. Returns the results in ``configs`` order.
+    """
+    settings = dict(executor or env_settings())
+    dev = resolve_device(device)
+    in_process = settings["executor"] == "local" and settings["workers"] == 1
+    ship = settings["executor"] == "ray" and settings.get("ray_address") is not None
+    results: dict[TrainConfig, RunResult] = {}
+    jobs = []
+    for c in dict.fromkeys(configs):
+        key, path, data = _prepared(c, profile, dev)
+        done = _finished(path, c)
         if done is not None:
-            return RunResult(config, path, done)
-        metrics = train(config, path, device=dev, threads=threads, progress=progress, data=data)
-    return RunResult(config, path, metrics)
+            results[c] = RunResult(c, path, done)
+        else:
+            jobs.append({"config": c, "device": str(dev), "key": key, "path": str(path), "threads": threads,
+                         "progress": run_progress and in_process, "ship": ship, "check": not in_process})  # fmt: skip
+    failed = []
+
+    def store(rec: dict[str, Any]) -> None:  # the driver writes a shipped run into its cache folder
+        c, path = rec["config"]["config"], Path(rec["config"]["path"])
+        if rec["status"] != "ok":
+            failed.append(f"{c}: {rec['error']}\n{rec.get('traceback', '')}")
+            return
+        if rec["result"].get("files") and _finished(path, c) is None:
+            names = sorted(rec["result"]["files"], key=lambda n: n == "metrics.json")  # metrics.json last
+            for name in names:
+                atomic_write_bytes(path / name, lambda f, b=rec["result"]["files"][name]: f.write(b))
+        results[c] = RunResult(c, path, rec["result"]["metrics"])
+
+    run_jobs(run_job, jobs, **settings, num_cpus=threads or 1, num_gpus=1 if dev.type == "cuda" else 0,
+             progress=progress, desc=desc, on_result=store)  # fmt: skip
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(jobs)} training runs failed; the first: {failed[0]}")
+    return [results[c] for c in configs]
 
 
 @contextlib.contextmanager

@@ -29,10 +29,11 @@ import numpy as np
 import torch
 
 from imcpnn import functional as F
+from imcpnn.executor import env_settings
 from imcpnn.repro import cache, profiles
 from imcpnn.spice import iris as si
 from imcpnn.spice import netlist as nl
-from imcpnn.spice.parallel import WorkerPool
+from imcpnn.spice.parallel import SpiceExecutor
 from imcpnn.train import TrainConfig, load_data, load_model, train
 
 PAPER = {"rmse_ann_to_imc_ns": 39.04, "rmse_pnn_to_imc_ns": 1.97, "ratio": 39.04 / 1.97}
@@ -151,7 +152,7 @@ def inputs(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x, np.zeros((len(x), 1))], axis=1)
 
 
-def simulate_batch(pool: WorkerPool, circuit: Circuit, jobs: Sequence[tuple], desc: str) -> list:
+def simulate_batch(pool: SpiceExecutor, circuit: Circuit, jobs: Sequence[tuple], desc: str) -> list:
     """Run ``jobs`` = [(w1, w2, t_in, alpha, name, trace_points)] on the pool; returns TaskResults. A job whose
     weights cannot be mapped (ValueError) comes back as a failed result with that error, not simulated."""
     tasks, idx, out = [], [], [None] * len(jobs)
@@ -339,7 +340,7 @@ def _throughput(circuit: Circuit, flow_res: dict, k: int) -> dict:
     """Serial throughput on ``k`` test samples, one worker, after one untimed warm-up sample."""
     w1, w2, t_in = np.array(flow_res["w1"]), np.array(flow_res["w2"]), np.array(flow_res["t_in"])
     a = tuple(flow_res["alpha"])
-    with WorkerPool(1) as pool:
+    with SpiceExecutor(workers=1) as pool:  # the serial baseline: one local worker process
         simulate_batch(pool, circuit, [(w1, w2, t_in[0], a, "serial_warmup", 0)], "serial warm-up")
         t0 = time.perf_counter()
         rr = simulate_batch(pool, circuit, [(w1, w2, t_in[i], a, f"serial_{i}", 0) for i in range(k)], "serial")
@@ -360,7 +361,8 @@ def compute(profile: str, *, progress: bool = True) -> dict:
     t_train = time.perf_counter() - t_start
     circuit = Circuit(dev, st, profiles.output_dirs(profile).runs / "iris_circuit_netlists")
     flows: dict = {}
-    with WorkerPool(st["workers"]) as pool:
+    executor = env_settings(default_workers=st["workers"])  # make EXECUTOR=... WORKERS=... RAY_ADDRESS=...
+    with SpiceExecutor(**executor) as pool:
         for flow in st["flows"]:
             flows[flow] = _flow(pool, circuit, flow, models_[flow], data, st)
         jobs = []
@@ -375,7 +377,7 @@ def compute(profile: str, *, progress: bool = True) -> dict:
     for flow, r in zip([j[4].split("_")[0] for j in jobs], traces, strict=True):
         flows[flow]["trace"] = r.value if r.ok else {"error": r.error}
     thr = _throughput(circuit, flows[st["flows"][-1]], st["serial_probe"]) if st["serial_probe"] else {}
-    thr.update({"parallel_workers": st["workers"],
+    thr.update({"parallel_workers": executor["workers"], "executor": executor["executor"],
                 "parallel_samples_per_s": {f: flows[f]["test_samples_per_s"] for f in flows}})  # fmt: skip
     searched = sum(flows[f].get("search_train", {}).get("simulations", 0) for f in flows)
     searched += sum(flows[f].get("search_test", {}).get("simulations", 0) for f in flows)
@@ -447,10 +449,14 @@ def paper_comparison(res: dict) -> list[dict]:
     rows = []
     ratio = res["rmse_ratio"]
     if ratio is not None:
-        verdict = "reproduced" if ratio >= 10 else "partially" if ratio >= 3 else "not reproduced"
+        # reproduced: within a factor 1.5 of the paper's ratio; partially: the PNN is closer by a clear margin
+        verdict = ("reproduced" if ratio >= REF["rmse_ratio"].value / 1.5 else "partially" if ratio >= 3
+                   else "not reproduced")  # fmt: skip
         rows.append(comparison_row("Fig. 7d", "RMSE ratio ANN-to-IMC / PNN-to-IMC (test, output spikes)",
                                    REF["rmse_ratio"], round(ratio, 2), verdict, ours, unit="x",
-                                   note="claim: PNN-to-IMC at least ~10x closer to SPICE; target >= 10x"))  # fmt: skip
+                                   note="reproduced = within 1.5x of the paper's 19.8x, partially = >= 3x; the "
+                                   "claim 'at least an order of magnitude' (>= 10x, also our target) is "
+                                   f"{'met' if ratio >= 10 else 'NOT met'}"))  # fmt: skip
         rows.append(comparison_row("Fig. 7d (top)", "RMSE ANN-to-IMC, model vs SPICE", REF["rmse_ann_to_imc_ns"],
                                    round(res["rmse_ann_to_imc_ns"], 2), diff, ours, unit="ns"))  # fmt: skip
     if res["rmse_pnn_to_imc_ns"] is not None:

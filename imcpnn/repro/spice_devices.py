@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import subprocess
 import time
 
 import numpy as np
 
+from imcpnn.executor import env_settings, run_jobs
 from imcpnn.repro import cache
 from imcpnn.repro import paper as P
 from imcpnn.repro.profiles import check_profile
@@ -223,6 +225,24 @@ def _rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
 
 
+def simulate_pattern(job: dict) -> dict:
+    """One pattern of :func:`neuron_vs_model` (a job of the executor, in any process): its SPICE spike time,
+    the model potential v(1) at the start of the firing phase, the simulation wall time, optionally a trace."""
+    res = ch.simulate_layer(job["spec"], corner=job["corner"], name=f"neuron_vs_model_{os.getpid()}")
+    v1 = float(res.model_potential(job["v0"], job["v_th"])[0][np.searchsorted(res.t, res.timing.t_fire) - 1])
+    trace = None
+    if job["trace_points"]:
+        tm = res.timing
+        grid = np.linspace(tm.t_acc, tm.t_end, job["trace_points"])
+        trace = {
+            "t_model": ((grid - tm.t_acc) / tm.t_circ).tolist(),
+            "v_mem": np.interp(grid, res.t, res.v_mem[0]).tolist(),
+            "v_out": np.interp(grid, res.t, res.v_out[0]).tolist(),
+            "pattern": job["pattern"],
+        }
+    return {"t_spike": float(res.t_spike[0]), "v1": v1, "wall_s": res.wall_s, "trace": trace}
+
+
 def neuron_vs_model(
     mapping: ch.CircuitMapping,
     w: np.ndarray,
@@ -240,24 +260,20 @@ def neuron_vs_model(
     (E-aware grid 0.80-1.20).
     """
     n = len(w)
-    t_sp, v1_sp, walls = np.zeros(n), np.zeros(n), np.zeros(n)
-    trace = None
-    for k in range(n):
-        res = ch.simulate_layer(mapping.layer_spec(w[k : k + 1], t_in[k]), corner=corner, name="neuron_vs_model")
-        t_sp[k] = res.t_spike[0]
-        v1_sp[k] = float(
-            res.model_potential(mapping.neuron.v0, mapping.v_th)[0][np.searchsorted(res.t, res.timing.t_fire) - 1]
-        )
-        walls[k] = res.wall_s
-        if keep_trace is not None and k == keep_trace:
-            tm = res.timing
-            grid = np.linspace(tm.t_acc, tm.t_end, trace_points)
-            trace = {
-                "t_model": ((grid - tm.t_acc) / tm.t_circ).tolist(),
-                "v_mem": np.interp(grid, res.t, res.v_mem[0]).tolist(),
-                "v_out": np.interp(grid, res.t, res.v_out[0]).tolist(),
-                "pattern": k,
-            }
+    jobs = [{"spec": mapping.layer_spec(w[k : k + 1], t_in[k]), "corner": corner, "v0": mapping.neuron.v0,
+             "v_th": mapping.v_th, "trace_points": trace_points if keep_trace is not None and k == keep_trace else 0,
+             "pattern": k} for k in range(n)]  # fmt: skip
+    # independent simulations: through the executor (make ... EXECUTOR= WORKERS=; default: in this process);
+    # each is bounded by the SPICE wall-clock limit of imcpnn.spice.simulate ($IMCPNN_SPICE_TIMEOUT)
+    records = run_jobs(simulate_pattern, jobs, **env_settings(), desc="neuron vs model (SPICE)")
+    bad = [f"pattern {r['index']}: {r['error']}" for r in records if r["status"] != "ok"]
+    if bad:
+        raise RuntimeError(f"{len(bad)} of {n} SPICE simulations failed; the first: {bad[0]}")
+    out = [r["result"] for r in records]
+    t_sp = np.array([o["t_spike"] for o in out])
+    v1_sp = np.array([o["v1"] for o in out])
+    walls = np.array([o["wall_s"] for o in out])
+    trace = next((o["trace"] for o in out if o["trace"] is not None), None)
     e_rev, e_dis = mapping.e_rev, mapping.e_dis
     t_e = model_times(t_in, w, e_rev, e_dis)
     t_i = model_times(t_in, w, math.inf, None)

@@ -86,9 +86,13 @@ def cells(s: dict[str, Any]) -> list[Cell]:
 
 
 def train_all(s: dict[str, Any], profile: str, *, threads: int = 1, progress: bool = True) -> dict[Cell, Any]:
-    """Train (or read back) every cell of :func:`cells`; returns ``{cell: RunResult}``."""
-    base = base_config(s)
-    return {c: mlp.run(cell_config(base, c), profile, threads=threads, progress=progress) for c in cells(s)}
+    """Train (or read back) every cell of :func:`cells`, the missing ones as independent jobs of the executor
+    (:func:`imcpnn.repro.fmnist_mlp.run_many`, settings from ``make ... EXECUTOR= WORKERS=``); returns
+    ``{cell: RunResult}``."""
+    base, cs = base_config(s), cells(s)
+    runs = mlp.run_many([cell_config(base, c) for c in cs], profile, threads=threads, progress=progress,
+                        run_progress=progress, desc="TTFS CNN runs")  # fmt: skip
+    return dict(zip(cs, runs, strict=True))
 
 
 def accuracies(runs: dict[Cell, Any]) -> dict[tuple[float, int, str], list[float]]:

@@ -87,3 +87,16 @@ def test_rendered_once_by_make_not_by_a_notebook():
     make = (root / "Makefile").read_text()
     all_rule = make.split("\nall:", 1)[1].split("\n\n", 1)[0]
     assert "imcpnn.repro.report" in all_rule  # the last step of `make all`
+
+
+def test_results_record_their_code_and_the_report_tells_current_from_earlier(tmp_path):
+    from imcpnn._impl.fingerprint import source_fingerprint
+    from imcpnn.repro.profiles import write_json
+
+    path = write_json(tmp_path / "x.json", {"paper_comparison": []}, profile="smoke")
+    recorded = json.loads(path.read_text())["code_fingerprint"]
+    assert recorded == source_fingerprint() and len(recorded) == 16
+    assert "the current code" in report.render_file("x.json", {"code_fingerprint": recorded})
+    older = report.render_file("x.json", {"code_fingerprint": "0123456789abcdef"})
+    assert "EARLIER version" in older and "make all" in older
+    assert "not recorded" in report.render_file("x.json", {})

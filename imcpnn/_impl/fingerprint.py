@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["code_fingerprint", "tensor_digest", "stable_hash"]
+__all__ = ["code_fingerprint", "source_fingerprint", "tensor_digest", "stable_hash"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -39,6 +39,12 @@ def code_fingerprint(device: str | torch.device = "cpu") -> str:
     dev = torch.device(device).type
     blob = f"{_source_digest()}|torch {torch.__version__}|{dev}"
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def source_fingerprint() -> str:
+    """16 hex digits over every ``imcpnn`` source file and the torch version (the code that wrote a results
+    file, recorded beside it so that a report can tell results of the current code from older ones)."""
+    return hashlib.sha256(f"{_source_digest()}|torch {torch.__version__}".encode()).hexdigest()[:16]
 
 
 def tensor_digest(*tensors: torch.Tensor) -> str:

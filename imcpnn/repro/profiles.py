@@ -13,6 +13,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+from imcpnn._impl.fingerprint import source_fingerprint
 from imcpnn._impl.paths import repo_root
 
 __all__ = [
@@ -75,8 +76,9 @@ def save_figure(fig, figures_dir: Path, name: str) -> Path:
 
 
 def write_json(path: Path, payload: dict, *, profile: str) -> Path:
-    """Write ``payload`` with the profile and machine recorded beside it."""
+    """Write ``payload`` with the profile, the machine and the fingerprint of the code (every ``imcpnn`` source
+    and the torch version) recorded beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    full = {"profile": profile, "machine": machine_info(), **payload}
+    full = {"profile": profile, "machine": machine_info(), "code_fingerprint": source_fingerprint(), **payload}
     path.write_text(json.dumps(full, indent=2, sort_keys=False, default=float) + "\n")
     return path

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from imcpnn._impl.fingerprint import source_fingerprint
 from imcpnn.repro.paper import Ref
 from imcpnn.repro.profiles import repo_root
 
@@ -115,6 +116,16 @@ def _error_row(text: str) -> list[str]:
     return [_table_row(("–", "–", "–", "–", "ERROR", "–", "–", text)), ""]
 
 
+def _code_line(recorded: str | None) -> str:
+    """Whether the file was written by the code of this tree (:func:`source_fingerprint`)."""
+    if not recorded:
+        return "Code: version not recorded (written before fingerprints were recorded; `make all` recomputes it)."
+    if recorded == source_fingerprint():
+        return f"Code: `{recorded}`, the current code."
+    return (f"Code: `{recorded}`, an EARLIER version of the code than this tree's (`{source_fingerprint()}`); "
+            "`make all` recomputes it.")
+
+
 def render_file(name: str, payload: dict[str, Any], verdicts: Counter | None = None) -> str:
     """The Markdown section of one results file; counts its verdicts into ``verdicts`` (and ``"ERROR"``)."""
     verdicts = Counter() if verdicts is None else verdicts
@@ -122,6 +133,7 @@ def render_file(name: str, payload: dict[str, Any], verdicts: Counter | None = N
     lines = [f"## {_esc(str(title))} (`results/{name}`)", ""]
     machine = _esc(_machine(payload.get("machine")))
     lines.append(f"Profile: **{payload.get('profile', 'unknown')}**. Machine: {machine}.")
+    lines.append(_code_line(payload.get("code_fingerprint")))
     for key in ("wall_time", "notes"):
         if payload.get(key):
             val = payload[key]

@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional as tnf
 
 from imcpnn._impl import dstd as _dstd
-from imcpnn._impl import dstd_ttfs as _dstd_ttfs  # the fused TTFS crossing (same values, hand-written backward)
+from imcpnn._impl import dstd_fused as _fused  # fused TTFS / conv DSTD (same values, hand-written backward)
 from imcpnn._impl import exact as _exact
 from imcpnn._impl import odesolve as _ode
 from imcpnn._impl.piecewise import beta_weight as _beta_weight
@@ -56,6 +56,8 @@ __all__ = [
     "membrane_trace",
     "rc_spike_conv2d_potential",
     "ttfs_conv2d",
+    "rc_spike_potential_poly",
+    "firing_time_poly",
 ]
 
 
@@ -175,13 +177,13 @@ def ttfs(
     v_th = _check_v_th(v_th)
     t_max = check_positive_finite(t_max, "t_max")
     e_pos, e_neg = reversal_potentials(e_rev)
-    bw = _beta_weight(weight, e_pos, e_neg)
     if isinstance(solver, Exact):
-        return _exact.ttfs(t_in, weight, bw, v_th)
+        return _exact.ttfs(t_in, weight, _beta_weight(weight, e_pos, e_neg), v_th)
     if isinstance(solver, ODE):
-        return _ode_call(_ode.ttfs, (e_pos, e_neg), solver, t_in, weight, bw, v_th)
+        return _ode_call(_ode.ttfs, (e_pos, e_neg), solver, t_in, weight, _beta_weight(weight, e_pos, e_neg), v_th)
     _check_window(t_in, t_max)
-    return _dstd_ttfs.ttfs(t_in, weight, bw, v_th, solver.steps, solver.grid_offset(t_in, t_max), t_max)
+    t_offset = solver.grid_offset(t_in, t_max)
+    return _fused.ttfs(t_in, weight, (e_pos, e_neg), v_th, solver.steps, t_offset, t_max)
 
 
 def _check_window(t: torch.Tensor, t_max: float) -> None:
@@ -249,8 +251,7 @@ def rc_spike_conv2d_potential(
     t_offset = solver.grid_offset(t)
     if is_ideal(e_pos, e_neg):
         return tnf.conv2d(1.0 - t, weight, stride=stride, padding=padding)
-    bw = _beta_weight(weight, e_pos, e_neg)
-    return _dstd.rc_spike_conv2d_potential(t, weight, bw, solver.steps, t_offset, stride, padding)
+    return _fused.rc_spike_conv2d_potential(t, weight, (e_pos, e_neg), solver.steps, t_offset, stride, padding)
 
 
 def ttfs_conv2d(
@@ -274,6 +275,62 @@ def ttfs_conv2d(
     v_th = _check_v_th(v_th)
     t_max = check_positive_finite(t_max, "t_max")
     _check_window(t, t_max)
-    bw = beta_weight(weight, e_rev)
     t_offset = solver.grid_offset(t, t_max)
-    return _dstd_ttfs.ttfs_conv2d(t, weight, bw, v_th, solver.steps, t_offset, t_max, stride, padding)
+    e_pos, e_neg = reversal_potentials(e_rev)
+    return _fused.ttfs_conv2d(t, weight, (e_pos, e_neg), v_th, solver.steps, t_offset, t_max, stride, padding)
+
+
+# --------------------------------------------------------------------------------------------------
+# a voltage-dependent reversal potential E(v) (future work in arXiv 2412.09010v1, App. G / Fig. 17 text)
+
+
+def _poly_coef(coef, name: str, like: torch.Tensor) -> torch.Tensor:
+    c = torch.as_tensor(coef, dtype=like.dtype, device=like.device)
+    if c.dim() != 1 or c.numel() < 1 or not bool(torch.isfinite(c).all()) or not float(c[0]) > 0:
+        raise ValueError(f"{name} must be a 1-D sequence of finite polynomial coefficients (ascending) with "
+                         f"{name}[0] > 0, got {coef!r}")  # fmt: skip
+    return c
+
+
+def _check_positive_on(h: torch.Tensor, lo: float, hi: float, name: str) -> None:
+    grid = torch.linspace(lo, hi, 513, dtype=h.dtype)
+    val = _ode._horner(h, grid)
+    if not bool((val > 0).all()):
+        bad = float(grid[val <= 0][0])
+        raise ValueError(f"{name}(v) must stay > 0 where the membrane goes (v in [{lo:.3g}, {hi:.3g}]); it is <= 0 "
+                         f"at v = {bad:.3g}: the polynomial does not describe a current there")  # fmt: skip
+
+
+def rc_spike_potential_poly(
+    t_in: torch.Tensor, weight: torch.Tensor, h_pos, h_neg, *, ode_options: dict | None = None
+) -> torch.Tensor:
+    """v(1) of the accumulation phase with voltage-dependent synaptic currents, by the generic ODE solver:
+    dv/dt = sum_j w_ij h(v) theta(t - t_j), h = ``h_pos`` for w_ij >= 0 and ``h_neg`` for w_ij < 0, each a
+    polynomial in v given by its coefficients (ascending; e.g. from
+    :func:`imcpnn.spice.readout.fit_relative_poly`). The linear model of Eq. 8-11 is h(v) = 1 - v/E
+    (``h_pos = (1, -1/E_pos)``, ``h_neg = (1, -1/E_neg)``). No closed form and no DSTD: an evaluation option.
+    ``ode_options`` as :func:`rc_spike_potential` with ``method="ode"``."""
+    solver = solver_from("ode", None, None, ode_options)
+    check_layer_inputs(t_in, weight)
+    check_unit_interval(t_in)
+    hp, hn = _poly_coef(h_pos, "h_pos", t_in), _poly_coef(h_neg, "h_neg", t_in)
+    try:
+        return _ode.rc_spike_potential_poly(t_in, weight, hp, hn, solver)
+    except _ode.StepLimitError as err:
+        raise ValueError(f"method='ode' exceeded its step cap ode_options['max_steps']={err.cap} with h_pos={h_pos}, "
+                         f"h_neg={h_neg}; raise max_steps") from None  # fmt: skip
+
+
+def firing_time_poly(v1: torch.Tensor, h_dis, *, ode_options: dict | None = None) -> torch.Tensor:
+    """Firing-phase spike time with a voltage-dependent discharger current dv/dt = r h_dis(v) (``h_dis``:
+    polynomial coefficients, ascending), r such that v goes from 0 to the threshold 1 in exactly one phase (the
+    calibrated idle neuron, App. A): t = int_{v1}^1 dv/h_dis / int_0^1 dv/h_dis, clipped to [0, 1].
+    ``h_dis = (1, -1/E_dis)`` is :func:`firing_time` with ``e_dis`` (Eq. 82-85). h_dis must stay > 0 on
+    [min(v1, 0), 1]."""
+    solver = solver_from("ode", None, None, ode_options)
+    if not isinstance(v1, torch.Tensor) or not torch.is_floating_point(v1) or not bool(torch.isfinite(v1).all()):
+        raise ValueError("v1 must be a floating-point tensor of finite potentials")
+    h = _poly_coef(h_dis, "h_dis", v1)
+    lo = min(float(v1.detach().min()), 0.0) if v1.numel() else 0.0
+    _check_positive_on(h, lo, 1.0, "h_dis")
+    return _ode.firing_time_poly(v1, h, solver)

@@ -338,3 +338,46 @@ def test_fused_dstd_matches_plain_autograd_reference():
         outs.append((v.detach(), a.grad, b.grad))
     for x, y in zip(*outs, strict=True):
         torch.testing.assert_close(x, y, atol=1e-10, rtol=1e-9)
+
+
+def test_poly_potential_with_linear_h_equals_the_exact_model():
+    """h(v) = 1 - v/E through the generic ODE solver is the RC-Spike model (Eq. 8-11), also with silent inputs."""
+    t, w = random_layer(batch=6, n_in=5, n_out=4, scale=0.6)
+    t[0, 2] = 1.0
+    e_pos, e_neg = 2.7, -1.4
+    ref = F.rc_spike_potential(t, w, (e_pos, e_neg))
+    got = F.rc_spike_potential_poly(t, w, (1.0, -1.0 / e_pos), (1.0, -1.0 / e_neg))
+    torch.testing.assert_close(got, ref, atol=1e-8, rtol=0)
+    assert F.firing_time_poly(ref, (1.0, -1.0 / 6.15)).sub(F.firing_time(ref, 6.15)).abs().max() < 1e-8
+
+
+def test_poly_potential_single_input_closed_form_and_gradients():
+    """One input at t0 with a quadratic h: dv/dt = w (1 + a v + b v^2) has a closed form (partial fractions); the
+    solver matches it and its gradient reaches the weights."""
+    a, b, w, t0 = -0.4, 0.03, 0.8, 0.3
+    t = torch.tensor([[t0]], dtype=torch.float64)
+    weight = torch.tensor([[w]], dtype=torch.float64, requires_grad=True)
+    v1 = F.rc_spike_potential_poly(t, weight, (1.0, a, b), (1.0, 0.3))
+    # dv / (1 + a v + b v^2) = w dt; discriminant a^2 - 4b > 0 here: logarithmic form
+    d = math.sqrt(a * a - 4 * b)
+
+    def prim(v):  # antiderivative of 1 / (b v^2 + a v + 1)
+        return math.log(abs((2 * b * v + a - d) / (2 * b * v + a + d))) / d
+
+    v = float(v1.detach())
+    assert prim(v) - prim(0.0) == pytest.approx(w * (1 - t0), rel=1e-7)
+    v1.sum().backward()
+    assert weight.grad is not None and float(weight.grad) > 0
+
+
+def test_firing_time_poly_checks_its_polynomial():
+    v1 = torch.tensor([[0.2, 0.9, 1.3, -0.1]], dtype=torch.float64)
+    t = F.firing_time_poly(v1, (1.0, -0.15, -0.01))
+    assert float(t[0, 2]) == 0.0 and 0 < float(t[0, 1]) < float(t[0, 0]) < float(t[0, 3]) <= 1.0
+    with pytest.raises(ValueError, match="h_dis"):
+        F.firing_time_poly(v1, (1.0, -2.0))  # h reaches 0 before the threshold: never fires
+    with pytest.raises(ValueError, match="h_dis"):
+        F.firing_time_poly(v1, (0.0, 1.0))
+    with pytest.raises(ValueError, match="h_pos"):
+        F.rc_spike_potential_poly(v1[:, :2].clamp(0, 1), torch.ones(1, 2, dtype=torch.float64), (float("nan"),),
+                                  (1.0,))

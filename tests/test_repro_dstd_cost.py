@@ -17,7 +17,8 @@ from imcpnn.repro.report import check_verdict
 TINY = dataclasses.replace(
     bench.config_for("smoke"),
     n_in=(8, 16, 24), n_out=4, batch=2, samples=4, repeats=1, ode_n_in_max=16, ode_rtols=(1e-2,),
-    accuracy_size=(2, 8, 3), target=(24, 4, 2), conv_batch=1, conv_width=1 / 32, conv_image=8,
+    accuracy_size=(2, 8, 3), target=(24, 4, 2), conv_batch=1, conv_width=1 / 32, conv_image=8, ttfs_conv_batch=1,
+    ttfs_conv_width=0.125, ttfs_conv_image=4, ttfs_point=(16, 4, 2),
 )  # fmt: skip
 CPU = torch.device("cpu")
 
@@ -30,6 +31,9 @@ def payload():
         "schema": bench.SCHEMA_VERSION, "config": TINY.as_dict(), "device": "cpu", "device_name": "test",
         "threads": 1, "memory_method": _measure.memory_method(CPU), "accuracy_match": acc, "sweeps": sweeps,
         "conv": bench.run_conv(TINY, CPU), "summary": summ.summarize(sweeps, TINY),
+        "conv_layers": bench.run_conv_layers("rc_spike", TINY, CPU),
+        "ttfs_conv_layers": bench.run_conv_layers("ttfs", TINY, CPU),
+        "ttfs_dense": bench.run_ttfs_dense(TINY, CPU), "ttfs_point": bench.run_ttfs_point(TINY, CPU),
     }  # fmt: skip
     p["paper_comparison"] = summ.paper_comparison(p)
     return p
@@ -127,7 +131,7 @@ def test_summary_comparison_and_json_schema(payload, tmp_path):
         assert r["ours_settings"]
     ode_row = next(r for r in rows if "ODE" in r["quantity"])
     assert "EXTRAPOLATED" in ode_row["ours"]
-    ttfs_rows = [r for r in rows if r["figure"] == "Fig. 3f"]
+    ttfs_rows = [r for r in rows if r["figure"] == "Fig. 3f" and "(measured)" not in r["quantity"]]
     assert ttfs_rows and all(f"N_in = {TINY.n_in[-1]}" in r["quantity"] for r in ttfs_rows)
     conv = payload["conv"]
     assert set(conv["results"]) == {"dstd", "ann", "floor"} and "vgg7" in conv["architecture"]
@@ -160,10 +164,10 @@ def test_run_goes_through_the_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(profiles, "output_dirs", lambda p: OutputDirs(tmp_path, tmp_path, tmp_path / "runs"))
     cfg = dataclasses.replace(TINY, n_in=(8, 16), target=(16, 4, 2), models=("rc_spike",))
-    first = bench.run("quick", cfg=cfg, conv=False, device="cpu")
-    again = bench.run("quick", cfg=cfg, conv=False, device="cpu")  # every part loaded: identical measurements
+    first = bench.run("quick", cfg=cfg, conv=False, ttfs=False, device="cpu")
+    again = bench.run("quick", cfg=cfg, conv=False, ttfs=False, device="cpu")  # every part loaded: same measurements
     assert again["sweeps"] == first["sweeps"] and again["accuracy_match"] == first["accuracy_match"]
-    fresh = bench.run("quick", cfg=cfg, conv=False, device="cpu", recompute=True)
+    fresh = bench.run("quick", cfg=cfg, conv=False, ttfs=False, device="cpu", recompute=True)
     assert fresh["sweeps"]["rc_spike"]["records"][0]["times_s"] != first["sweeps"]["rc_spike"]["records"][0]["times_s"]
     assert len(list((tmp_path / "runs" / "dstd_cost").iterdir())) == 2  # accuracy match + one sweep
 
@@ -175,7 +179,7 @@ def test_plot_writes_figures(payload, tmp_path):
     from imcpnn.repro.dstd_cost_plots import plot
 
     figs = plot(payload, tmp_path)
-    assert set(figs) == {"fig3cd_rcspike_cost", "fig3ef_ttfs_cost", "fig_conv_cost"}
+    assert set(figs) == {"fig3cd_rcspike_cost", "fig3ef_ttfs_cost", "fig_conv_cost", "fig_conv_layers_cost"}
     assert (tmp_path / "fig3cd_rcspike_cost.png").exists()
     replot = plot(payload, tmp_path, replot=True)
     assert set(replot) == {f"{k}_replot" for k in figs}
@@ -186,7 +190,33 @@ def test_plot_writes_figures(payload, tmp_path):
 def test_floor_ratio_uses_the_fastest_repeat_of_each_side():
     from imcpnn.repro.dstd_cost_summary import floor_ratio
 
-    dstd = {"time_s": 0.30, "times_s": [0.30, 0.12, 0.50]}  # one undisturbed repeat, two slowed by other processes
+    dstd = {"time_s": 0.30, "times_s": [0.30, 0.12, 0.50]}  # one undisturbed repeat, two slowed down
     floor = {"time_s": 0.10, "times_s": [0.10, 0.08, 0.20]}
     assert floor_ratio(dstd, floor) == pytest.approx(0.12 / 0.08)
     assert floor_ratio({"time_s": 0.3}, {"time_s": 0.1}) == pytest.approx(3.0)  # records without repeats
+
+
+def test_conv_layers_and_fused_parts(payload):
+    cl, tl = payload["conv_layers"], payload["ttfs_conv_layers"]
+    assert len(cl["layers"]) == 6 and len(tl["layers"]) == 4  # VGG7 and the TTFS CNN of App. C
+    assert cl["steps"] == TINY.conv_steps and tl["steps"] == TINY.m_ttfs
+    assert [x["size"] for x in cl["layers"]] == [8, 8, 4, 4, 2, 2]  # pooling halves the input size
+    for part in (cl, tl):
+        for x in part["layers"]:
+            assert set(x["results"]) == {"fused", "plain", "floor"}
+            assert x["fused_over_floor"] > 0 and x["plain_over_floor"] > 0
+            assert min(x["results"]["fused"]["times_s"]) == x["results"]["fused"]["time_s"]  # fastest repeat
+        assert part["max_fused_over_floor"] == max(x["fused_over_floor"] for x in part["layers"])
+    td, tp = payload["ttfs_dense"], payload["ttfs_point"]
+    assert (td["n_in"], td["n_out"], td["batch"]) == TINY.target and 0 <= td["fired_fraction"] <= 1
+    assert (tp["n_in"], tp["n_out"], tp["batch"]) == TINY.ttfs_point and tp["exact_over_dstd_time"] > 0
+    assert payload["conv"]["floor_over_ann"] > 0
+    rows = payload["paper_comparison"]
+    own = [r for r in rows if r["figure"] == "(ours)" and "target <=" in r["ours"]]
+    assert len(own) == 4  # VGG7 network, RC conv layers, TTFS conv layers, TTFS dense
+    point = [r for r in rows if f"N_in = {TINY.ttfs_point[0]} (measured)" in r["quantity"]]
+    assert len(point) >= 1 and all("lower bound" in r["note"] for r in point)  # batch 2 < 100
+
+
+def test_target_text_says_missed():
+    assert summ._target(1.2, 1.3).endswith("met)") and "MISSED" in summ._target(1.4, 1.3)

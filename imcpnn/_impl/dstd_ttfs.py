@@ -12,9 +12,10 @@ derivative of the crossing time, v(tau) = v_th:
 
 then carries dL/dv back through the recurrence (dv_{k+1}/dv_k = e^{-a_k}, dv_{k+1}/dg_k = d_k phi(a_k),
 dv_{k+1}/df_k = -d_k v_k e^{-a_k} - g_k d_k^2 phi2(a_k), a_k = f_k d_k). Saved for backward: f, g, the
-potentials at the interval starts and the crossing index. The GEMMs / convolutions that produce f and g stay
-in autograd (:mod:`imcpnn._impl.dstd`). Checked against the plain-autograd reference in float64 (values and
-gradients) in tests/test_impl_dstd_ttfs.py.
+potentials at the interval starts and the crossing index. The layers use these loops inside the fully fused
+functions of :mod:`imcpnn._impl.dstd_fused`; :func:`first_crossing_on_grid` applies them to grid coefficients
+that come from autograd. Checked against the plain-autograd reference in float64 (values and gradients) in
+tests/test_impl_dstd_ttfs.py and tests/test_impl_dstd_fused.py.
 """
 
 from __future__ import annotations
@@ -35,37 +36,94 @@ def phi2(x: torch.Tensor) -> torch.Tensor:
     return torch.where(small, taylor, big)
 
 
-def _crossing(starts, d, f, g, v, v_end, v_th):
-    """Candidates of :func:`piecewise.first_crossing`; returns (t, interval index, tau)."""
-    den = g - f * v_th
-    eps = 64.0 * torch.finfo(den.dtype).eps
-    ok = (v < v_th) & (den > eps * (g.abs() + f * v_th))
-    den_s = torch.where(ok, den, torch.ones_like(den))
-    num = torch.where(ok, v_th - v, torch.zeros_like(v))
-    q = num / den_s
-    tau = q * piecewise.psi(f * q)
-    hit = ok & ((tau <= d) | (v_end >= v_th))
-    cand = torch.where(hit, starts + tau, torch.full_like(tau, float("inf")))
-    t, idx = cand.min(1)
-    return t, idx
+def _interval(f_k: torch.Tensor, d_k: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(-a, expm1(-a), phi(a)) of one interval, a = f d clamped to the smallest normal: phi = -expm1(-a)/a is then
+    exact to the ulp for every a >= 0 (phi(0) = 1), no series needed."""
+    an = (f_k * -d_k).clamp_(max=-torch.finfo(f_k.dtype).tiny)
+    em1 = torch.expm1(an)
+    return an, em1, em1 / an
+
+
+def crossing_forward(f, g, points, widths, v_th: float, v_out: torch.Tensor | None = None):
+    """The crossing of :func:`first_crossing_on_grid` as ONE loop over the M grid intervals: ``f``, ``g``
+    [B, M+1, ...] (strided views are fine; slice M is the unbounded interval after t_max). Within an interval v moves
+    monotonically towards g/f, so the first crossing lies in the first interval k with v_{k+1} >= v_th (Eq. 43-44);
+    the loop only runs the recurrence and records that index (about ten streaming passes per interval on [B, ...]
+    slices, no [B, M+1, ...] temporary), then the crossing time is solved once, in the found interval, with the
+    candidates and guards of :func:`piecewise.first_crossing` (the unbounded interval for neurons still below
+    threshold at t_max). The same result as the reference up to rounding (a crossing within rounding of a grid
+    point may be attributed to either neighbouring interval). Returns (t, interval index, potentials at the
+    interval starts [B, M+1, ...], written into ``v_out`` when given)."""
+    m = widths.shape[0]
+    ds = [float(x) for x in widths.tolist()]
+    v = f.new_empty(f.shape[0], m + 1, *f.shape[2:]) if v_out is None else v_out
+    v[:, 0] = 0.0
+    idx = torch.full(v[:, 0].shape, m, dtype=torch.long, device=v.device)  # m: not (yet) crossed on the grid
+    for k in range(m):
+        fk, gk, vk = f[:, k], g[:, k], v[:, k]
+        _, em1, ph = _interval(fk, ds[k])
+        v_end = v[:, k + 1]
+        torch.addcmul(vk, vk, em1, out=v_end).addcmul_(gk, ph, value=ds[k])  # v e^{-a} + g d phi(a)
+        idx.masked_fill_((v_end >= v_th).logical_and_(idx == m), k)
+    k1 = idx.unsqueeze(1)
+    fk, gk, vk = (torch.gather(a, 1, k1).squeeze(1) for a in (f, g, v))
+    den = torch.add(gk, fk, alpha=-v_th)
+    # den = 0 within rounding (v_th at the equilibrium g/f) means no crossing, not a late one
+    ok = torch.lt(torch.add(gk.abs(), fk, alpha=v_th).mul_(64.0 * torch.finfo(f.dtype).eps), den)
+    ok.logical_and_(vk < v_th)
+    q = torch.where(ok, torch.sub(v_th, vk).div_(den), 0.0)
+    x = (fk * q).clamp_(min=torch.finfo(f.dtype).tiny)
+    tau = q.mul_(torch.log1p(x).div_(x))  # q psi(f q), psi(x) = log1p(x)/x
+    t = torch.where(ok, tau.add_(points[idx]), float("inf"))
+    return t, idx, v
+
+
+def crossing_backward(grad_t, f, g, v, idx, t, points, widths, v_th: float, out_f, out_g) -> None:
+    """Adjoint of :func:`crossing_forward` (the implicit derivative of the crossing time, then dL/dv carried back
+    through the recurrence; see the module docstring), written into ``out_f``, ``out_g`` [B, M+1, ...]."""
+    m = widths.shape[0]
+    ds = [float(x) for x in widths.tolist()]
+    fired = torch.isfinite(t)
+    k = idx.unsqueeze(1)
+    fk, gk, vk = (torch.gather(a, 1, k).squeeze(1) for a in (f, g, v))
+    tau = torch.where(fired, t - points[idx], torch.zeros_like(t))
+    dvdt = torch.where(fired, gk - fk * v_th, torch.ones_like(t))
+    gt = torch.where(fired, grad_t, torch.zeros_like(grad_t)) / dvdt
+    x = fk * tau
+    e = torch.exp(-x)
+    grad_v_k = -gt * e
+    direct_f = gt * (tau * vk * e + gk * tau * tau * phi2(x))
+    direct_g = -gt * tau * piecewise.phi(x)
+    lam = torch.zeros_like(grad_t)
+    out_f[:, m] = 0.0
+    out_g[:, m] = 0.0
+    for q in range(m - 1, -1, -1):  # lam = dL/dv_{q+1}, carried back through v_{q+1}(v_q, f_q, g_q)
+        lam.add_(torch.where(idx == q + 1, grad_v_k, 0.0))
+        dq = ds[q]
+        an, em1, ph = _interval(f[:, q], dq)
+        # phi2(a) = (phi(a) - e^{-a}) / a, its Taylor series 1/2 - a/3 + a^2/8 - a^3/30 for small a
+        p2 = torch.sub(em1, ph).add_(1.0).div_(an)
+        small = an > -_SMALL2
+        if bool(small.any()):
+            series = an.mul(1.0 / 30.0).add_(1.0 / 8.0).mul_(an).add_(1.0 / 3.0).mul_(an).add_(0.5)
+            p2 = torch.where(small, series, p2)
+        # dv_{q+1}/df_q = -d v_q e^{-a} - g d^2 phi2(a),  dv_{q+1}/dg_q = d phi(a),  dv_{q+1}/dv_q = e^{-a}
+        dvdf = torch.addcmul(v[:, q], v[:, q], em1).mul_(-dq).addcmul_(g[:, q], p2, value=-dq * dq)
+        torch.mul(lam, dvdf, out=out_f[:, q])
+        torch.mul(lam, ph, out=out_g[:, q]).mul_(dq)
+        lam.addcmul_(lam, em1)
+    # the crossing interval's own terms (exactly one interval per neuron; zero for neurons that never fire)
+    out_f.scatter_add_(1, k, direct_f.unsqueeze(1))
+    out_g.scatter_add_(1, k, direct_g.unsqueeze(1))
 
 
 class _FirstCrossing(torch.autograd.Function):
+    """The crossing on given grid coefficients (f, g from autograd): :func:`crossing_forward` and its adjoint."""
+
     @staticmethod
     def forward(ctx, f, g, f_all, g_all, points, widths, v_th):  # noqa: D102
-        extra = (1,) * (f.dim() - 2)
-        m = f.shape[1]
-        d = widths.view(1, -1, *extra)
-        ff = torch.cat([f, f_all], 1)
-        gg = torch.cat([g, g_all], 1)
-        dd = torch.cat([d, d.new_full((1, 1, *extra), float("inf"))], 1)
-        v = torch.zeros_like(ff)  # v at the start of every interval (the unbounded one included)
-        for k in range(m):
-            a = ff[:, k] * dd[:, k]
-            v[:, k + 1] = v[:, k] * torch.exp(-a) + gg[:, k] * dd[:, k] * piecewise.phi(a)
-        v_end = torch.cat([v[:, 1:], torch.full_like(v[:, :1], -float("inf"))], 1)
-        starts = points.view(1, -1, *extra)
-        t, idx = _crossing(starts, dd, ff, gg, v, v_end, v_th)
+        ff, gg = torch.cat([f, f_all], 1), torch.cat([g, g_all], 1)
+        t, idx, v = crossing_forward(ff, gg, points, widths, v_th)
         ctx.save_for_backward(ff, gg, v, idx, t, points, widths)
         ctx.v_th = v_th
         return t
@@ -73,30 +131,9 @@ class _FirstCrossing(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_t):  # noqa: D102
         ff, gg, v, idx, t, points, widths = ctx.saved_tensors
-        v_th, m = ctx.v_th, widths.shape[0]
-        fired = torch.isfinite(t)
-        k = idx.unsqueeze(1)
-        fk, gk, vk = (torch.gather(a, 1, k).squeeze(1) for a in (ff, gg, v))
-        start = points[idx]
-        tau = torch.where(fired, t - start, torch.zeros_like(t))
-        dvdt = torch.where(fired, gk - fk * v_th, torch.ones_like(t))
-        gt = torch.where(fired, grad_t, torch.zeros_like(grad_t)) / dvdt
-        x = fk * tau
-        e = torch.exp(-x)
-        grad_v_k = -gt * e
-        grad_f = torch.zeros_like(ff)
-        grad_g = torch.zeros_like(gg)
-        grad_f.scatter_(1, k, (gt * (tau * vk * e + gk * tau * tau * phi2(x))).unsqueeze(1))
-        grad_g.scatter_(1, k, (-gt * tau * piecewise.phi(x)).unsqueeze(1))
-        lam = torch.zeros_like(grad_t)
-        for q in range(m - 1, -1, -1):  # carry dL/dv_{q+1} back through v_{q+1}(v_q, f_q, g_q)
-            lam = lam + torch.where(idx == q + 1, grad_v_k, torch.zeros_like(grad_v_k))
-            dq = widths[q]
-            a = ff[:, q] * dq
-            ea = torch.exp(-a)
-            grad_f[:, q] += lam * (-dq * v[:, q] * ea - gg[:, q] * dq * dq * phi2(a))
-            grad_g[:, q] += lam * dq * piecewise.phi(a)
-            lam = lam * ea
+        m = widths.shape[0]
+        grad_f, grad_g = torch.empty_like(ff), torch.empty_like(gg)
+        crossing_backward(grad_t, ff, gg, v, idx, t, points, widths, ctx.v_th, grad_f, grad_g)
         return grad_f[:, :m], grad_g[:, :m], grad_f[:, m:], grad_g[:, m:], None, None, None
 
 

@@ -146,3 +146,52 @@ def ttfs(
     u = torch.tensor([0.0, 1.0], dtype=t_in.dtype, device=t_in.device)
     delay = _odeint(dt_du, torch.zeros_like(v_k), u, _kwargs(solver, t_in.dtype, None, 1), False, ())[-1]
     return torch.where(fires, start + delay, torch.full_like(delay, float("inf")))
+
+
+# --------------------------------------------------------------------------------------------------
+# voltage-dependent synaptic currents: dv/dt = sum_j w_ij h_+-(v) theta(t - t_j), h a polynomial in v
+
+
+def _horner(coef: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """h(v) = coef[0] + coef[1] v + ... (ascending), elementwise."""
+    out = torch.zeros_like(v) + coef[-1]
+    for c in coef.flip(0)[1:]:
+        out = out * v + c
+    return out
+
+
+def rc_spike_potential_poly(
+    t_in: torch.Tensor, weight: torch.Tensor, h_pos: torch.Tensor, h_neg: torch.Tensor, solver: ODE
+) -> torch.Tensor:
+    """v(1) of dv/dt = sum_j w_ij h(v) theta(t - t_j) with h = h_pos for w >= 0 and h_neg for w < 0, by adaptive
+    integration over [0, 1] in the re-parametrised time (one interval per sorted spike). Returns [B, O]."""
+    # the matmul of _Spiking gives (sum of active positive weights, sum of active negative weights)
+    ts, rhs, cols = _setup(t_in, weight.clamp(max=0.0), weight.clamp(min=0.0), end=1.0)
+
+    def func(s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        k = min(max(int(torch.floor(s).item()), 0), rhs.last)
+        g_pos, g_neg = rhs.coefficients(k)
+        return rhs.widths[:, k : k + 1] * (g_pos * _horner(h_pos, v) + g_neg * _horner(h_neg, v))
+
+    n = t_in.shape[1]
+    s = torch.tensor([0.0, float(n)], dtype=t_in.dtype, device=t_in.device)
+    jumps = torch.arange(1, n, dtype=t_in.dtype, device=t_in.device)
+    v0 = t_in.new_zeros(t_in.shape[0], weight.shape[0])
+    return _solve(func, v0, s, jumps, (cols, rhs.widths), solver)[-1]
+
+
+def firing_time_poly(v1: torch.Tensor, h_dis: torch.Tensor, solver: ODE) -> torch.Tensor:
+    """Firing phase dv/dt = r h_dis(v) from v(1) to the threshold v = 1, r normalised so that v goes 0 -> 1 in
+    one phase (the calibrated idle neuron): t = int_{v1}^1 dv / h(v) / int_0^1 dv / h(v), clipped to [0, 1].
+    Both integrals by one ODE solve in u in [0, 1] (v = v1 + u (1 - v1)), like :func:`ttfs`."""
+    span = (1.0 - v1).clamp(min=0.0)  # v1 >= 1: the neuron fires at once
+    flat = torch.cat([span.reshape(-1), span.new_ones(1)])
+    start = torch.cat([v1.reshape(-1).clamp(max=1.0), v1.new_zeros(1)])
+
+    def dt_du(u: torch.Tensor, _t: torch.Tensor) -> torch.Tensor:
+        return flat / _horner(h_dis, start + u * flat)
+
+    u = torch.tensor([0.0, 1.0], dtype=v1.dtype, device=v1.device)
+    kw = _kwargs(solver, v1.dtype, None, 1)
+    out = _odeint(dt_du, torch.zeros_like(flat), u, kw, False, ())[-1]
+    return (out[:-1] / out[-1]).reshape(v1.shape).clamp(0.0, 1.0)

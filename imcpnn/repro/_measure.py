@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["memory_method", "peak_memory", "time_step", "progress"]
+__all__ = ["memory_method", "peak_memory", "time_step", "progress", "interleaved"]
 
 _LIBC = None
 
@@ -105,3 +105,34 @@ def progress(total: int, desc: str):
         return tqdm(total=total, desc=desc, leave=False)
     except ImportError:  # pragma: no cover
         return None
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, desc: str = "",
+                warmup: bool = True) -> dict[str, dict]:  # fmt: skip
+    """Time and peak memory of each step in ``fns``, the steps alternating inside every repeat (after one warm-up
+    call each, unless ``repeats`` is 1: a single-shot smoke measurement):
+    ``{name: {"times_s", "time_s" (fastest repeat), "median_s", "peak_bytes" (smallest)}}``.
+
+    The fastest repeat is the least-disturbed estimate of a step's own cost on a shared CPU (other processes only
+    ever add time; the convention of Python's timeit), so ratios are formed from it."""
+    if warmup and repeats > 1:
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    mems: dict[str, list[float]] = {k: [] for k in fns}
+    bar = progress(repeats * len(fns), desc) if desc else None
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            dt, mem = peak_memory(fn, device)
+            times[k].append(dt)
+            if mem is not None:
+                mems[k].append(mem)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return {
+        k: {"times_s": times[k], "time_s": min(times[k]), "median_s": sorted(times[k])[len(times[k]) // 2],
+            "peak_bytes": min(mems[k]) if mems[k] else None}
+        for k in fns
+    }  # fmt: skip

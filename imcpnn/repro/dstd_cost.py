@@ -40,16 +40,18 @@ import torch
 from imcpnn import functional as F
 from imcpnn.repro import cache
 from imcpnn.repro._measure import memory_method, peak_memory, progress
+from imcpnn.repro.dstd_cost_conv import conv_nets, run_conv, run_conv_layers
 from imcpnn.repro.dstd_cost_summary import METHODS, fit_exponent, paper_comparison, summarize
+from imcpnn.repro.dstd_cost_ttfs import run_ttfs_dense, run_ttfs_point
 from imcpnn.repro.profiles import check_profile, machine_info, output_dirs, write_json
 
 __all__ = [
     "BenchConfig", "config_for", "make_layer_step", "make_floor_step", "run_layer_sweep", "match_tolerance",
-    "accuracy_match", "conv_nets", "run_conv", "run", "results_path", "main", "METHODS", "fit_exponent",
-    "summarize", "paper_comparison",
+    "accuracy_match", "conv_nets", "run_conv", "run_conv_layers", "run_ttfs_dense", "run_ttfs_point", "run",
+    "results_path", "main", "METHODS", "fit_exponent", "summarize", "paper_comparison",
 ]  # fmt: skip
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,17 @@ class BenchConfig:
     ode_rtols: tuple[float, ...] = (1.0, 1e-1, 1e-2, 1e-4)
     accuracy_size: tuple[int, int, int] = (20, 200, 100)  # batch, n_in, n_out of the accuracy match
     target: tuple[int, int, int] = (1000, 1000, 100)  # n_in, n_out, batch of the paper's ratios (Fig. 3d)
-    conv_batch: int = 8
+    conv_batch: int = 32  # the VGG7 training step of the CNN issue: batch 32, M = 4
     conv_steps: int = 4
     conv_repeats: int = 3
     conv_width: float = 1.0  # width multiplier of imcpnn.models.vgg7
     conv_image: int = 32
+    ttfs_conv_batch: int = 32  # the TTFS CNN of App. C (imcpnn.models.ttfs_cnn), its conv layers at M = m_ttfs
+    ttfs_conv_width: float = 1.0
+    ttfs_conv_image: int = 28
+    ttfs_conv_repeats: int = 2
+    ttfs_point: tuple[int, int, int] = (1000, 1000, 100)  # n_in, n_out, batch of the measured exact / DSTD TTFS point
+    ttfs_point_repeats: int = 2
     threads: int = 1
     dtype: str = "float32"
     seed: int = 0
@@ -93,16 +101,17 @@ def config_for(profile: str) -> BenchConfig:
         return BenchConfig(
             n_in=(16, 32, 64), n_out=32, batch=8, samples=16, repeats=2, time_cap_s=5.0, mem_cap_bytes=1e9,
             ode_n_in_max=32, ode_rtols=(1.0, 1e-2, 1e-4), accuracy_size=(4, 32, 8), target=(64, 32, 8),
-            conv_batch=2, conv_steps=4, conv_repeats=1, conv_width=1 / 16, conv_image=16,
+            conv_batch=2, conv_steps=4, conv_repeats=1, conv_width=1 / 16, conv_image=16, ttfs_conv_batch=2,
+            ttfs_conv_width=0.25, ttfs_conv_image=8, ttfs_conv_repeats=1, ttfs_point=(64, 32, 4), ttfs_point_repeats=1,
         )  # fmt: skip
     if profile == "quick":
         return BenchConfig(
             n_in=(100, 200, 300, 500, 1000, 2000, 3000), repeats=5, time_cap_s=25.0, mem_cap_bytes=6e9,
-            ode_n_in_max=200, conv_batch=4, conv_repeats=3,
+            ode_n_in_max=200, conv_batch=32, conv_repeats=3, ttfs_point=(1000, 1000, 10),
         )  # fmt: skip
     return BenchConfig(
         n_in=(100, 200, 300, 500, 1000, 1500, 2000, 3000, 4000, 6000), repeats=5, time_cap_s=600.0,
-        mem_cap_bytes=14e9, ode_n_in_max=1000, conv_batch=64, conv_repeats=5, threads=0,
+        mem_cap_bytes=14e9, ode_n_in_max=1000, conv_batch=32, conv_repeats=5, ttfs_conv_repeats=5, threads=0,
     )  # fmt: skip
 
 
@@ -294,103 +303,6 @@ def accuracy_match(cfg: BenchConfig, device: torch.device) -> dict:
     }  # fmt: skip
 
 
-# ----------------------------------------------------------------------------- conv
-
-
-class _HardSigmoid(torch.nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.clamp(0.0, 1.0)
-
-
-class _Take(torch.nn.Module):
-    """First ``n`` channels (the g~ half of a [beta*w ; w] output in the floor net; identity in the ANN)."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.n = n
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x if x.shape[1] == self.n else x[:, : self.n]
-
-
-def _ann_like(pnn: torch.nn.Module, k: int) -> torch.nn.Sequential:
-    """The ANN with the layer shapes of ``pnn`` (conv/linear + hard-sigmoid, max pooling), every layer with ``k``
-    times the output channels (k = 2: f~ and g~ of DSTD in one product)."""
-    from torch import nn
-
-    from imcpnn import layers
-
-    mods: list[nn.Module] = []
-    for mod in pnn.modules():
-        if isinstance(mod, layers.RCSpikeConv2d):
-            mods += [nn.Conv2d(mod.in_channels, mod.out_channels * k, mod.kernel_size, mod.stride, mod.padding,
-                               bias=False), _Take(mod.out_channels), _HardSigmoid()]  # fmt: skip
-        elif isinstance(mod, layers.RCSpikeLinear):
-            mods += [nn.Linear(mod.in_features, mod.out_features * k, bias=False), _Take(mod.out_features),
-                     _HardSigmoid()]  # fmt: skip
-        elif isinstance(mod, layers.TimeMinPool2d):
-            mods.append(nn.MaxPool2d(mod.kernel_size, mod.stride))
-        elif type(mod).__name__ == "Flatten":
-            mods.append(nn.Flatten())
-    return nn.Sequential(*mods[:-1])  # no activation after the readout
-
-
-def conv_nets(cfg: BenchConfig, device, dtype) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
-    """(DSTD RC-Spike VGG7 from :func:`imcpnn.models.vgg7`, the same CNN as a plain ANN, the M-floor ANN)."""
-    from imcpnn.models import vgg7
-
-    pnn = vgg7(cfg.e_rev, steps=cfg.conv_steps, width=cfg.conv_width, image_size=cfg.conv_image)
-    return pnn.to(device, dtype), _ann_like(pnn, 1).to(device, dtype), _ann_like(pnn, 2).to(device, dtype)
-
-
-def run_conv(cfg: BenchConfig, device: torch.device) -> dict:
-    """Time per training image and peak memory of VGG7: DSTD RC-Spike at M = conv_steps, the same CNN as a plain
-    ANN (conv + hard-sigmoid), and the floor: that ANN with doubled output channels on M times the batch (the f~, g~
-    convolutions DSTD cannot avoid, no elementwise work)."""
-    dtype = getattr(torch, cfg.dtype)
-    torch.manual_seed(cfg.seed)
-    pnn, ann, floor = conv_nets(cfg, device, dtype)
-    pnn.train()
-    b, m, s = cfg.conv_batch, cfg.conv_steps, cfg.conv_image
-    x = torch.rand(b, 3, s, s, device=device, dtype=dtype)
-    xm = torch.rand(b * m, 3, s, s, device=device, dtype=dtype)
-
-    def step(net, inp):
-        def fn() -> None:
-            net.zero_grad(set_to_none=True)
-            net(inp).sum().backward()
-
-        return fn
-
-    fns = {"dstd": step(pnn, x), "ann": step(ann, x), "floor": step(floor, xm)}
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    mems: dict[str, list[float]] = {k: [] for k in fns}
-    bar = progress(cfg.conv_repeats, "conv")
-    for _ in range(cfg.conv_repeats):
-        for k, fn in fns.items():
-            dt, mem = peak_memory(fn, device)
-            times[k].append(dt)
-            if mem is not None:
-                mems[k].append(mem)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    res = {
-        k: {"step_s": statistics.median(v), "per_image_s": statistics.median(v) / b, "times_s": v,
-            "peak_bytes": min(mems[k]) if mems[k] else None}
-        for k, v in times.items()
-    }  # fmt: skip
-    return {
-        "architecture": f"imcpnn.models.vgg7(width={cfg.conv_width:g}, image_size={s}), {s}x{s}x3 input",
-        "batch": b, "steps": m, "results": res,
-        "dstd_over_ann": res["dstd"]["step_s"] / res["ann"]["step_s"],
-        "dstd_over_floor": res["dstd"]["step_s"] / res["floor"]["step_s"],
-    }  # fmt: skip
-
-
 def _load_average() -> float | None:
     """The 1-minute load average (other processes competing for the CPU while we measure), None where unknown."""
     try:
@@ -405,11 +317,13 @@ def _machine_key() -> dict:
 
 
 def run(
-    profile: str = "quick", *, device: str | None = None, conv: bool = True, models=None,
+    profile: str = "quick", *, device: str | None = None, conv: bool = True, ttfs: bool = True, models=None,
     recompute: bool | None = None, cfg: BenchConfig | None = None,
 ) -> dict:  # fmt: skip
     """The whole benchmark of ``profile`` (each part computed or loaded through :mod:`imcpnn.repro.cache`);
-    returns the payload (not written). ``recompute`` defaults to True in ``smoke``, else to the cache's rule."""
+    returns the payload (not written). ``recompute`` defaults to True in ``smoke``, else to the cache's rule.
+    ``conv``: the VGG7 network and per-layer parts (and the TTFS CNN layers with ``ttfs``); ``ttfs``: the fused
+    TTFS parts (dense fused / plain / floor, the exact / DSTD point)."""
     cfg = cfg or config_for(profile)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if recompute is None and profile == "smoke":
@@ -437,8 +351,17 @@ def run(
             for model in (models or cfg.models)
         }  # fmt: skip
         conv_res = part("conv", lambda: run_conv(cfg, dev)) if conv else None
+        extra = {}
+        if conv:
+            extra["conv_layers"] = part("conv_layers", lambda: run_conv_layers("rc_spike", cfg, dev))
+        if ttfs:
+            extra["ttfs_dense"] = part("ttfs_dense", lambda: run_ttfs_dense(cfg, dev))
+            extra["ttfs_point"] = part("ttfs_point", lambda: run_ttfs_point(cfg, dev))
+            if conv:
+                extra["ttfs_conv_layers"] = part("ttfs_conv_layers", lambda: run_conv_layers("ttfs", cfg, dev))
         payload = {
             "schema": SCHEMA_VERSION,
+            "profile": profile,  # also in the written file (write_json); here for figure titles before writing
             "title": "DSTD cost: exact vs DSTD vs ODE solver (Fig. 3c-f, Table 1)",
             "config": cfg.as_dict(),
             "device": str(dev),
@@ -448,10 +371,12 @@ def run(
             "accuracy_match": acc,
             "sweeps": sweeps,
             "conv": conv_res,
+            **extra,
             "summary": summarize(sweeps, cfg),
-            "wall_s": sum(p["wall_s"] for p in (acc, *sweeps.values(), conv_res or {"wall_s": 0.0})),
         }
-        loads = [x for p in (acc, *sweeps.values(), conv_res or {}) for x in p.get("load_average", []) if x is not None]
+        parts = [acc, *sweeps.values(), *([conv_res] if conv_res else []), *extra.values()]
+        payload["wall_s"] = sum(p["wall_s"] for p in parts)
+        loads = [x for p in parts for x in p.get("load_average", []) if x is not None]
         payload["load_average_max"] = max(loads) if loads else None
         payload["cpu_count"] = os.cpu_count()
         payload["paper_comparison"] = paper_comparison(payload)

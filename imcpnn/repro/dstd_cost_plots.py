@@ -80,6 +80,23 @@ def plot(payload: dict, figures_dir: Path | None = None, *, replot: bool = False
                      f"DSTD/floor = {conv['dstd_over_floor']:.2f}x ({_where(payload)}){tag}", fontsize=8)  # fmt: skip
         fig.tight_layout()
         figs["fig_conv_cost"] = fig
+    parts = [(k, payload[k]) for k in ("conv_layers", "ttfs_conv_layers") if payload.get(k)]
+    if parts:
+        fig, axes = plt.subplots(1, len(parts), figsize=(5.5 * len(parts), 3.6), squeeze=False)
+        for ax, (key, cl) in zip(axes[0], parts):
+            names = [f"L{x['layer']}\n{x['in_channels']}->{x['out_channels']}\n@{x['size']}" for x in cl["layers"]]
+            xs = np.arange(len(names))
+            for i, (meth, col) in enumerate((("floor", "k"), ("fused", "C3"), ("plain", "C7"))):
+                ax.bar(xs + (i - 1) * 0.27, [x["results"][meth]["time_s"] for x in cl["layers"]], 0.27, color=col,
+                       label={"floor": "floor (convolutions)", "fused": "fused DSTD", "plain": "plain autograd"}[meth])
+            ax.set_xticks(xs, names, fontsize=7)
+            ax.set_ylabel("time per training step [s]")
+            label = "RC-Spike VGG7" if key == "conv_layers" else "TTFS CNN"
+            ax.set_title(f"{label} conv layers, batch {cl['batch']}, M = {cl['steps']}", fontsize=9)
+            ax.legend(fontsize=7)
+        fig.suptitle(f"conv DSTD layers vs their floor ({_where(payload)}){tag}", fontsize=8)
+        fig.tight_layout()
+        figs["fig_conv_layers_cost"] = fig
     if replot:
         figs = {f"{k}_replot": v for k, v in figs.items()}
     if figures_dir is not None:

@@ -13,8 +13,8 @@ from imcpnn.repro import paper as P
 from imcpnn.repro.report import comparison_row
 
 __all__ = [
-    "METHODS", "find_record", "fit_exponent", "floor_ratio", "summarize", "ratio_verdict", "paper_comparison",
-    "format_summary",
+    "METHODS", "TARGETS", "find_record", "fit_exponent", "floor_ratio", "summarize", "ratio_verdict",
+    "paper_comparison", "fused_rows", "format_summary",
 ]
 
 METHODS = ("exact", "dstd", "ode")
@@ -207,13 +207,83 @@ def paper_comparison(payload: dict) -> list[dict]:
                     ratio_verdict(v, float(ref.value)), where, ref.setting,
                     note=f"{_odd_note(v, float(ref.value))}{base} (TTFS: O(N_in^3 N_out) in Table 1); CPU",
                 ))  # fmt: skip
-    if payload.get("conv"):
-        c = payload["conv"]
+    rows += fused_rows(payload, mach, base)
+    return rows
+
+
+# targets of our own implementation (the CNN and TTFS issues), stated before measuring
+TARGETS = {"conv_layer_over_floor": 1.3, "vgg7_over_ann": 6.0, "ttfs_over_floor": 2.0}
+
+
+def _target(v: float, limit: float) -> str:
+    return f"{v:.2f}x (target <= {limit:g}x: {'met' if v <= limit else 'MISSED'})"
+
+
+def _mib(x: float | None) -> str:
+    return "n/a" if not x else f"{x / 2**20:.0f} MiB"
+
+
+def fused_rows(payload: dict, mach: str, base: str) -> list[dict]:
+    """REPRODUCTION.md rows of the conv / fused parts: VGG7 network and per-layer, TTFS fused / floor, and the
+    exact / DSTD TTFS point (Fig. 3f) measured at its own N_in."""
+    rows = []
+    c = payload.get("conv")
+    if c:
+        r = c["results"]
+        where = f"{c['architecture']}, M = {c['steps']}, batch {c['batch']}, training step (fwd + bwd), {mach}"
         rows.append(comparison_row(
-            "(ours)", "VGG7 DSTD / plain ANN time per training image", "n/a",
-            f"{c['dstd_over_ann']:.1f}x", "beyond the paper",
-            f"{c['architecture']}, M = {c['steps']}, batch {c['batch']}, {mach}",
+            "(ours)", "VGG7 DSTD / plain ANN time per training step", "n/a",
+            _target(c["dstd_over_ann"], TARGETS["vgg7_over_ann"]), "beyond the paper", where,
+            note=f"the network floor (the ANN with 2x channels on M x the batch: DSTD's unavoidable convolutions) "
+            f"is {c.get('floor_over_ann', float('nan')):.2f}x the ANN step; DSTD / floor "
+            f"{c['dstd_over_floor']:.2f}x. Peak memory DSTD {_mib(r['dstd']['peak_bytes'])} vs ANN "
+            f"{_mib(r['ann']['peak_bytes'])} (floor {_mib(r['floor']['peak_bytes'])})",
         ))  # fmt: skip
+    for key, label in (("conv_layers", "RC-Spike conv"), ("ttfs_conv_layers", "TTFS conv")):
+        cl = payload.get(key)
+        if not cl:
+            continue
+        limit = TARGETS["conv_layer_over_floor"] if key == "conv_layers" else TARGETS["ttfs_over_floor"]
+        per = "; ".join(f"L{x['layer']} {x['in_channels']}->{x['out_channels']}@{x['size']}: fused "
+                        f"{x['fused_over_floor']:.2f}x, plain {x['plain_over_floor']:.2f}x" for x in cl["layers"])
+        rows.append(comparison_row(
+            "(ours)", f"{label} DSTD layer time / its floor (worst layer, fused)", "n/a",
+            _target(cl["max_fused_over_floor"], limit), "beyond the paper",
+            f"{cl['network']}, each conv layer alone, batch {cl['batch']}, M = {cl['steps']}, E = {cl['e_rev']:g}, "
+            f"{mach}",
+            note=f"floor: conv2d of S [B*M, C, H, W] with [beta*w ; w] fwd + bwd; plain = the unfused autograd "
+            f"implementation, measured in the same run. {per}",
+        ))  # fmt: skip
+    td = payload.get("ttfs_dense")
+    if td:
+        r = td["results"]
+        rows.append(comparison_row(
+            "(ours)", "TTFS dense DSTD layer time / its matmul floor (fused)", "n/a",
+            _target(td["fused_over_floor"], TARGETS["ttfs_over_floor"]), "beyond the paper",
+            f"N_in = {td['n_in']}, N_out = {td['n_out']}, batch {td['batch']}, M = {td['steps']}, E = {td['e_rev']:g}, "
+            f"{mach}",
+            note=f"plain-autograd DSTD: {td['plain_over_floor']:.2f}x the floor ({td['plain_over_fused']:.2f}x the "
+            f"fused layer); peak memory fused {_mib(r['fused']['peak_bytes'])}, plain "
+            f"{_mib(r['plain']['peak_bytes'])}; "
+            f"{td['fired_fraction']:.0%} of the neurons fire",
+        ))  # fmt: skip
+    tp = payload.get("ttfs_point")
+    if tp:
+        where = f"N_in = {tp['n_in']}, N_out = {tp['n_out']}, batch {tp['batch']}, M = {tp['steps']}, " \
+                f"E = {tp['e_rev']:g}, MEASURED at this single point, {mach}"  # fmt: skip
+        small = tp["batch"] < 100
+        why = (f"batch {tp['batch']} instead of 100 (the exact solver's B N_in N_out tensors); DSTD's "
+               "weight-sized buffers do not shrink with the batch, so this ratio is a lower bound of the batch-100 "
+               "one; ")  # fmt: skip
+        for key, pkey, what in (("exact_over_dstd_time", "ttfs_exact_over_dstd_time", "time"),
+                                ("exact_over_dstd_memory", "ttfs_exact_over_dstd_memory", "peak memory")):  # fmt: skip
+            if tp.get(key):
+                ref, v = P.DSTD_COST[pkey], tp[key]
+                rows.append(comparison_row(
+                    "Fig. 3f", f"TTFS exact / DSTD {what} at N_in = {tp['n_in']} (measured)", f"~{ref.value:g}x",
+                    f"{v:.3g}x", ratio_verdict(v, float(ref.value)), where, ref.setting,
+                    note=f"{why if small else ''}{_odd_note(v, float(ref.value))}{base}; CPU",
+                ))  # fmt: skip
     return rows
 
 
@@ -237,4 +307,17 @@ def format_summary(payload: dict) -> str:
         lines.append(f"  conv: DSTD {c['results']['dstd']['per_image_s'] * 1e3:.1f} ms/image, ANN "
                      f"{c['results']['ann']['per_image_s'] * 1e3:.1f} ms/image, DSTD/ANN {c['dstd_over_ann']:.2f}, "
                      f"DSTD/floor {c['dstd_over_floor']:.2f}")  # fmt: skip
+    for key in ("conv_layers", "ttfs_conv_layers"):
+        for x in (payload.get(key) or {}).get("layers", []):
+            lines.append(f"  {key} L{x['layer']}: fused/floor {x['fused_over_floor']:.2f}, plain/floor "
+                         f"{x['plain_over_floor']:.2f}")  # fmt: skip
+    if payload.get("ttfs_dense"):
+        td = payload["ttfs_dense"]
+        lines.append(f"  ttfs dense: fused/floor {td['fused_over_floor']:.2f}, "
+                     f"plain/floor {td['plain_over_floor']:.2f}")
+    if payload.get("ttfs_point"):
+        tp = payload["ttfs_point"]
+        mem = tp["exact_over_dstd_memory"]
+        lines.append(f"  ttfs exact/DSTD at N_in = {tp['n_in']} (batch {tp['batch']}): time "
+                     f"{tp['exact_over_dstd_time']:.3g}x, memory {'n/a' if mem is None else f'{mem:.3g}x'}")
     return "\n".join(lines)

@@ -85,7 +85,7 @@ notebooks: $(STAMP)
 	done
 
 test: setup notebooks
-	$(PY) -m pytest tests build/nbval --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(PY) -m pytest tests build/nbval --nbval-lax --nbval-current-env -p no:cacheprovider --durations=15
 
 smoke:
 	$(MAKE) all PROFILE=smoke

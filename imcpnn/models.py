@@ -209,18 +209,22 @@ class IrisNet(SpikeNet):
 
 def iris(
     e_rev: float | tuple[float, float], *, e_dis: float | None = None, hidden: int = 5, classes_out: int = 5,
-    init_gain: float = 1.0,
+    init_gain: float = 1.0, sigma_spike: float = 0.0,
 ) -> IrisNet:
     """The Iris 5-5-5 RC-Spike net of arXiv 2412.09010v1 Fig. 7 / Algorithms 5-6: 4 features + bias spike
-    (Eq. 56) -> ``hidden`` RC-Spike neurons -> ``classes_out`` outputs, exact solver (5 inputs: cheap), no spike
-    noise. ``e_dis`` (App. A, Eq. 82-85): the firing phase's RC decay in BOTH layers (the circuit's discharger
+    (Eq. 56) -> ``hidden`` RC-Spike neurons -> ``classes_out`` outputs, exact solver (5 inputs: cheap), spike
+    noise N(0, ``sigma_spike``^2) after both layers as in :func:`mlp` (default 0: none). ``e_dis`` (App. A,
+    Eq. 82-85): the firing phase's RC decay in BOTH layers (the circuit's discharger
     is in every neuron); ``None`` is the ideal ramp. The output layer is read out unclipped
     (:class:`RCSpikeReadout`). 3 classes on 5 outputs: class c is output c; outputs 3 and 4 are trained by the
     cross-entropy over all five outputs to stay late (they never win on a correct prediction).
     """
     kw = dict(method="exact", e_dis=e_dis, init_gain=init_gain)
     layer1 = RCSpikeLinear(5, hidden, e_rev, **kw)
-    return IrisNet(IrisEncode(), layer1, RCSpikeReadout(hidden, classes_out, e_rev, **kw))
+    out = RCSpikeReadout(hidden, classes_out, e_rev, **kw)
+    if sigma_spike > 0:
+        return IrisNet(IrisEncode(), layer1, SpikeNoise(sigma_spike), out, SpikeNoise(sigma_spike, clamp=False))
+    return IrisNet(IrisEncode(), layer1, out)
 
 
 class SpikeWindow(nn.Module):

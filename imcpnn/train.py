@@ -244,7 +244,8 @@ def ttfs_silent_time(config: TrainConfig) -> float:
 def build_model(config: TrainConfig) -> models.SpikeNet:
     """The config's network (weights drawn from torch's global RNG; seed it first)."""
     if config.model == "iris":
-        return models.iris(config.e_rev, e_dis=config.e_dis, init_gain=config.init_gain)
+        return models.iris(config.e_rev, e_dis=config.e_dis, init_gain=config.init_gain,
+                           sigma_spike=config.sigma_spike)
     if config.model == "ttfs-cnn":
         return models.build(
             config.model, config.e_rev, dataset=config.dataset, steps=config.steps, test_steps=config.test_steps,

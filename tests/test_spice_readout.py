@@ -98,3 +98,31 @@ def test_spike_time_rejects_a_nan_waveform():
             ro.spike_time(t, bad, t_phase=1.0, t_circ=1.0)
     # a NaN outside the phase does not matter
     assert ro.spike_time(t, np.where(t < 0.5, np.nan, v), t_phase=1.0, t_circ=1.0) == pytest.approx(0.5, abs=0.01)
+
+
+def test_fit_relative_poly_recovers_a_quadratic_current_and_reduces_to_lambda():
+    """Synthetic I(V) = I0 (1 + a u + b u^2), u = (V0 - V)/V_th, bent outside the fit range: the fit returns
+    (1, a, b) and I0; degree 1 on a linear curve gives c_1 = -λ V_th (the E = 1/(V_th λ) of App. A.2)."""
+    v = np.linspace(0.0, 1.8, 181)
+    v0, v_th, i0, a, b = 1.3, 0.93, 50e-9, -0.37, 0.04
+    u = (v0 - v) / v_th
+    i = i0 * (1 + a * u + b * u**2)
+    i = np.where(v < 0.25, i * v / 0.25, i)  # triode-like bend below the range: must not matter
+    fit = ro.fit_relative_poly(v, i, v0=v0, v_th=v_th, degree=2, v_range=(0.3, 1.5))
+    np.testing.assert_allclose(fit.coef, (1.0, a, b), atol=1e-9)
+    assert fit.i_v0 == pytest.approx(i0, rel=1e-9) and fit.rms_rel < 1e-9
+    assert fit(np.array([0.0, 1.0])) == pytest.approx([1.0, 1 + a + b])
+    lam = 0.41
+    lin = ro.fit_relative_poly(v, i0 * (1 + lam * (v - v0)), v0=v0, v_th=v_th, degree=1)
+    assert lin.coef[1] == pytest.approx(-lam * v_th, rel=1e-9)
+    # a quadratic curve fitted with a line leaves a residual the quadratic does not
+    assert ro.fit_relative_poly(v, i, v0=v0, v_th=v_th, degree=1, v_range=(0.3, 1.5)).rms_rel > 1e-3
+
+
+@pytest.mark.parametrize("kw, match", [({"degree": 0}, "degree"), ({"degree": 6}, "degree"),
+                                       ({"v_th": 0.0}, "v_th"), ({"v_range": (1.0, 0.5)}, "v_range")])
+def test_fit_relative_poly_rejects_bad_arguments(kw, match):
+    v = np.linspace(0.0, 1.8, 50)
+    args = {"v0": 1.3, "v_th": 0.93, **kw}
+    with pytest.raises(ValueError, match=match):
+        ro.fit_relative_poly(v, 1e-9 * (1 + 0.1 * v), **args)

@@ -34,9 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from imcpnn.spice import netlist as nl
+from imcpnn.spice.pdk import seed_line, temp_line
 from imcpnn.spice.readout import current_to_weight, invert_monotone, spike_time, weight_to_current
 
 N_IN, N_HID, N_OUT = 5, 5, 5
+#: (supply node, block) of the ammeters ``Vam_<block>`` of ``two_layer_netlist(probes=True)``
+PROBED_SUPPLIES = (("vdd", "syn1"), ("vdd", "syn2"), ("vdd", "neu1"), ("vdd", "neu2"), ("vdd", "drv"),
+                   ("v0", "chg1"), ("v0", "chg2"))  # fmt: skip
+NEURON_PROBES = ("sense", "logic", "dis")  # the ammeters inside every neuron (netlist.neuron_subckt(probes=True))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,6 +226,9 @@ def two_layer_netlist(
     max_step: float | None = None,
     reltol: float = 1e-4,
     title: str = "imcpnn Iris 5-5-5 RC-Spike circuit",
+    temp_c: float | None = None,
+    seed: int | None = None,
+    probes: bool = False,
 ) -> str:
     """The transient deck of one sample through the 5-5-5 circuit.
 
@@ -228,6 +236,14 @@ def two_layer_netlist(
     times in model units of the hidden layer's accumulation phase (1 = no spike). Nodes: ``x<j>``/``x<j>b``
     (input lines), ``mem1_<i>``, ``h<i>`` (hidden outputs = output-layer spike lines), ``h<i>b``,
     ``mem2_<i>``, ``o<i>`` (outputs).
+
+    ``temp_c``: simulation temperature (``.temp``; None = ngspice's 27 °C). ``seed``: ``.option seed`` (one
+    Monte-Carlo instance when ``models`` loads the mismatch library, :func:`imcpnn.spice.pdk.seed_line`).
+    ``probes``: the same circuit with its supply current split by 0-V ammeters (``Vam_<block>``: synapse
+    arrays ``syn1``/``syn2``, neurons ``neu1``/``neu2``, spike-line drivers ``drv``, the V0 (charging) supply
+    per layer ``chg1``/``chg2``; inside every neuron: sensing inverter, logic and discharger,
+    :func:`imcpnn.spice.netlist.neuron_subckt`), and the current and voltage of every source saved, for
+    :func:`imcpnn.spice.energy.two_layer_energy`.
     """
     tm = timing if timing is not None else IrisTiming(t_circ=neuron.t_circ)
     if abs(tm.t_circ - neuron.t_circ) > 1e-15:
@@ -247,9 +263,15 @@ def two_layer_netlist(
         gates.append((g_n, g_p))
     step = max_step if max_step is not None else tm.t_circ / 500
     vdd = neuron.vdd
-    lines = [f"* {title}", models, nl.synapse_subckt(synapse), nl.neuron_subckt(neuron),
+    lines = [f"* {title}", models, nl.synapse_subckt(synapse), nl.neuron_subckt(neuron, probes=probes),
              spike_driver_subckt(neuron)]  # fmt: skip
     lines += phase_sources(neuron, tm)
+
+    def node(base: str, block: str) -> str:  # a block's own supply node behind its ammeter (probes only)
+        return f"{base}_{block}" if probes else base
+
+    if probes:
+        lines += [f"Vam_{b} {base} {base}_{b} 0" for base, b in PROBED_SUPPLIES]
     for j, (pos, neg) in enumerate(input_pulses(t_in, vdd, tm)):  # the data's spikes (from off-chip)
         lines += [f"Vx{j} x{j} 0 PULSE({pos})", f"Vx{j}b x{j}b 0 PULSE({neg})"]
     for layer, (g_n, g_p), src, mem, out in ((1, gates[0], "x", "mem1_", "h"), (2, gates[1], "h", "mem2_", "o")):
@@ -258,15 +280,21 @@ def two_layer_netlist(
                 gn, gp = f"gn{layer}_{i}_{j}", f"gp{layer}_{i}_{j}"
                 lines.append(f"V{gn} {gn} 0 {g_n[i, j]:.6g}")
                 lines.append(f"V{gp} {gp} 0 {g_p[i, j]:.6g}")
-                lines.append(f"Xs{layer}_{i}_{j} {mem}{i} {src}{j} {src}{j}b {gn} {gp} vdd vss imc_synapse")
+                lines.append(f"Xs{layer}_{i}_{j} {mem}{i} {src}{j} {src}{j}b {gn} {gp} {node('vdd', f'syn{layer}')} "
+                             "vss imc_synapse")  # fmt: skip
             lines.append(
                 f"Xn{layer}_{i} {mem}{i} {out}{i} phase{layer} phase{layer}b reset{layer} reset{layer}b "
-                "vbdis vbsense v0 vdd vss imc_neuron"
+                f"vbdis vbsense {node('v0', f'chg{layer}')} {node('vdd', f'neu{layer}')} vss imc_neuron"
             )
     for i in range(N_HID):  # the hidden spike lines' complements, from the hidden outputs themselves
-        lines.append(f"Xd{i} h{i} h{i}b vdd vss imc_spkdrv")
+        lines.append(f"Xd{i} h{i} h{i}b {node('vdd', 'drv')} vss imc_spkdrv")
     save = [f"v(mem1_{i})" for i in range(N_HID)] + [f"v(h{i})" for i in range(N_HID)]
     save += [f"v(mem2_{i})" for i in range(N_OUT)] + [f"v(o{i})" for i in range(N_OUT)]
+    if probes:  # every top-level source's current and node voltage, and the neurons' internal ammeters
+        srcs = [ln.split()[:2] for ln in lines if ln[:1] == "V" and "\n" not in ln]
+        save += [f"i({n})" for n, _ in srcs] + sorted({f"v({p})" for _, p in srcs} - set(save))
+        save += [f"i(v.xn{lay}_{i}.vam_{b})" for lay in (1, 2) for i in range(N_HID) for b in NEURON_PROBES]
+    lines += [*([temp_line(temp_c)] if temp_c is not None else []), *([seed_line(seed)] if seed is not None else [])]
     lines += [
         f".options method=gear reltol={reltol:g}",
         f".save {' '.join(save)}",
@@ -343,9 +371,11 @@ _LOADED: dict = {"key": None}
 
 
 def simulate_sample(
-    deck: str, alters: Sequence[str], key: str, name: str, workdir: str, readout_kwargs: dict
+    deck: str, alters: Sequence[str], key: str, name: str, workdir: str, readout_kwargs: dict,
+    energy_kwargs: dict | None = None,
 ) -> dict:
-    """Simulate one sample and return :func:`read_two_layer` of it.
+    """Simulate one sample and return :func:`read_two_layer` of it (with ``energy_kwargs``, a deck built with
+    ``probes=True`` also gets ``"energy"``: :func:`imcpnn.spice.energy.two_layer_energy` with those arguments).
 
     The first call in a process loads ``deck`` (:func:`imcpnn.spice.simulate.run_netlist`); later calls with
     the same circuit ``key`` only apply ``alters`` (:func:`sample_alters`) and re-run the transient, which
@@ -369,6 +399,10 @@ def simulate_sample(
             _LOADED["key"] = None  # reload the circuit for the next sample
             raise
     res = read_two_layer(out, **readout_kwargs)
+    if energy_kwargs is not None:
+        from imcpnn.spice.energy import two_layer_energy
+
+        res["energy"] = two_layer_energy(out, deck, **energy_kwargs)
     path.unlink(missing_ok=True)
     return res
 

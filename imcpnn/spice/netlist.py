@@ -156,13 +156,16 @@ def sensing_inverter_subckt(p: NeuronParams = NeuronParams()) -> str:
     )
 
 
-def neuron_subckt(p: NeuronParams = NeuronParams()) -> str:
+def neuron_subckt(p: NeuronParams = NeuronParams(), *, probes: bool = False) -> str:
     """``.subckt imc_neuron mem out phase phaseb reset resetb vbdis vbsense v0 vdd vss``.
 
     Membrane C_m (MIM + ``c_extra``), reset transmission gate to V0, discharger, sensing inverter,
     NAND(sense, phase) -> inverter -> transmission gate (phase) -> out; out grounded during reset.
+    ``probes``: 0-V ammeters (same circuit) ``Vam_sense``/``Vam_logic`` in the supply of the sensing inverter /
+    the NAND-inverter-gate logic and ``Vam_dis`` under the discharger, for :mod:`imcpnn.spice.energy`.
     """
     wn, wp, ll = p.w_logic_n, p.w_logic_p, p.l_logic
+    vs, vl, dv = ("vdd_sense", "vdd_logic", "vss_dis") if probes else ("vdd", "vdd", "vss")
     lines = [
         discharger_subckt(p),
         sensing_inverter_subckt(p),
@@ -171,23 +174,25 @@ def neuron_subckt(p: NeuronParams = NeuronParams()) -> str:
     ]
     if p.c_extra > 0:
         lines.append(f"Cpar mem vss {p.c_extra:.6g}")
+    if probes:
+        lines += [f"Vam_sense vdd {vs} 0", f"Vam_logic vdd {vl} 0", f"Vam_dis {dv} vss 0"]
     lines += [
         # reset: transmission gate between V0 and the membrane
         mos("NRS", "mem", "reset", "v0", "vss", NFET, p.w_reset, p.l_reset),
         mos("PRS", "mem", "resetb", "v0", "vdd", PFET, p.w_reset, p.l_reset),
-        "Xdis mem phase vbdis vss imc_discharger",
-        "Xsense mem sense phase phaseb vbsense vdd vss imc_sense",
+        f"Xdis mem phase vbdis {dv} imc_discharger",
+        f"Xsense mem sense phase phaseb vbsense {vs} vss imc_sense",
         # NAND(sense, phase)
-        mos("PNA1", "nand", "sense", "vdd", "vdd", PFET, wp, ll),
-        mos("PNA2", "nand", "phase", "vdd", "vdd", PFET, wp, ll),
+        mos("PNA1", "nand", "sense", vl, vl, PFET, wp, ll),
+        mos("PNA2", "nand", "phase", vl, vl, PFET, wp, ll),
         mos("NNA1", "nand", "sense", "na", "vss", NFET, 2 * wn, ll),
         mos("NNA2", "na", "phase", "vss", "vss", NFET, 2 * wn, ll),
         # inverter
-        mos("PIV", "spk", "nand", "vdd", "vdd", PFET, wp, ll),
+        mos("PIV", "spk", "nand", vl, vl, PFET, wp, ll),
         mos("NIV", "spk", "nand", "vss", "vss", NFET, wn, ll),
         # transmission gate to the output, open in the firing phase
         mos("NTG", "out", "phase", "spk", "vss", NFET, wn, ll),
-        mos("PTG", "out", "phaseb", "spk", "vdd", PFET, wp, ll),
+        mos("PTG", "out", "phaseb", "spk", vl, PFET, wp, ll),
         # output grounded during reset
         mos("NOR", "out", "reset", "vss", "vss", NFET, wn, ll),
         ".ends imc_neuron",

@@ -153,6 +153,27 @@ def trimmed_library(
     return path
 
 
+TEMP_RANGE_C = (-55.0, 150.0)
+
+
+def temp_line(temp_c: float) -> str:
+    """``.temp T``: the simulation temperature in °C (ngspice's default is 27 °C), ``T`` in :data:`TEMP_RANGE_C`."""
+    lo, hi = TEMP_RANGE_C
+    if isinstance(temp_c, bool) or not isinstance(temp_c, (int, float)) or not lo <= temp_c <= hi:
+        raise ValueError(f"temp_c must be a temperature in [{lo:g}, {hi:g}] °C, got {temp_c!r}")
+    return f".temp {float(temp_c):g}"
+
+
+def seed_line(seed: int) -> str:
+    """``.option seed=N``: the seed of ngspice's random numbers. With a ``mismatch=True`` library every device
+    instance draws its own AGAUSS mismatch when the deck is parsed, so ``N`` identifies one Monte-Carlo
+    instance of the whole circuit: the same seed reproduces it, another seed gives another one
+    (``tests/test_spice_pdk.py``). ``N`` is an integer >= 1."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 1:
+        raise ValueError(f"seed must be an integer >= 1, got {seed!r}")
+    return f".option seed={seed}"
+
+
 def library_line(corner: str = "tt", *, full: bool = False, mismatch: bool = False) -> str:
     """The netlist line that loads the models: the trimmed include (default) or the full ``.lib``."""
     if full:

@@ -59,6 +59,55 @@ def fit_lambda(
     )
 
 
+@dataclass(frozen=True)
+class PolyFit:
+    """I(V) / I(V0) as a polynomial h(u) = 1 + c_1 u + ... + c_d u^d of the model potential u = (V0 - V)/V_th.
+
+    ``coef`` = (1, c_1, ..., c_d), ascending; the linear model of Eq. 69-71 is h(u) = 1 - u/E (c_1 = -1/E).
+    """
+
+    coef: tuple[float, ...]
+    i_v0: float
+    v0: float
+    v_th: float
+    v_range: tuple[float, float]
+    rms_rel: float  # RMS of the fit residual relative to i_v0
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        return np.polynomial.polynomial.polyval(np.asarray(u, dtype=float), self.coef)
+
+
+def fit_relative_poly(
+    v: np.ndarray, i: np.ndarray, *, v0: float = 1.3, v_th: float, degree: int = 2,
+    v_range: tuple[float, float] = FIT_RANGE,
+) -> PolyFit:
+    """A voltage-dependent reversal potential E(v) (arXiv 2412.09010v1 App. G names it future work): least-squares
+    polynomial of degree ``degree`` of the current ``i`` against u = (V0 - v)/V_th over ``v_range``, normalised
+    so that h(0) = 1. ``degree=1`` is the linear fit of :func:`fit_lambda` (c_1 = -λ V_th for a current that
+    grows with V)."""
+    v = np.asarray(v, dtype=float)
+    i = np.asarray(i, dtype=float)
+    if v.shape != i.shape or v.ndim != 1:
+        raise ValueError(f"v and i must be 1-D arrays of equal length, got {v.shape} and {i.shape}")
+    if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 5:
+        raise ValueError(f"degree must be an integer in [1, 5], got {degree!r}")
+    if not (math.isfinite(v_th) and v_th > 0):
+        raise ValueError(f"v_th must be finite and > 0, got {v_th}")
+    lo, hi = v_range
+    if not lo < hi:
+        raise ValueError(f"v_range must be (low, high) with low < high, got {v_range}")
+    sel = (v >= lo - 1e-12) & (v <= hi + 1e-12)
+    if sel.sum() < degree + 2:
+        raise ValueError(f"fewer than {degree + 2} points of v lie in v_range {v_range}")
+    u = (v0 - v[sel]) / v_th
+    c = np.polynomial.polynomial.polyfit(u, i[sel], degree)
+    if c[0] == 0:
+        raise ValueError("the fitted current at V0 is zero; h(u) is undefined")
+    resid = i[sel] - np.polynomial.polynomial.polyval(u, c)
+    return PolyFit(coef=tuple(float(x) for x in c / c[0]), i_v0=float(c[0]), v0=v0, v_th=v_th, v_range=(lo, hi),
+                   rms_rel=float(np.sqrt(np.mean(resid**2)) / abs(c[0])))  # fmt: skip
+
+
 def erev_from_lambdas(lambda_n: float, lambda_p: float, lambda_dis: float, v_th: float) -> dict:
     """E+rev = 1/(V_th λ_N), E-rev = -1/(V_th λ_P), E_dis = 1/(V_th λ_dis) (App. A.2, Table 2)."""
     for name, x in (("lambda_n", lambda_n), ("lambda_p", lambda_p), ("lambda_dis", lambda_dis), ("v_th", v_th)):

@@ -34,3 +34,22 @@ def ray2():
     yield ray
     if started:
         ray.shutdown()
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (training results are compared bit for bit)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture
+def isolated_runs(tmp_path, monkeypatch, one_thread):
+    """Profile outputs under tmp_path, one torch thread, no IMCPNN_RECOMPUTE from the caller."""
+    from imcpnn.repro import cache, profiles
+
+    monkeypatch.setattr(profiles, "repo_root", lambda: tmp_path)
+    monkeypatch.delenv(cache.ENV_RECOMPUTE, raising=False)
+    return tmp_path

@@ -11,7 +11,7 @@ import torch
 
 from imcpnn import __main__ as cli
 from imcpnn import train
-from imcpnn.repro import cache, profiles
+from imcpnn.repro import cache
 from imcpnn.repro import cnn as C
 from imcpnn.repro import fmnist_mlp as X
 
@@ -26,16 +26,6 @@ def synthetic_cifar(seed=0, n_train=48, n_test=32):
 def tiny_model(e_rev=100.0):
     torch.manual_seed(0)
     return train.build_model(C.base_config(C.settings("smoke"), e_rev=e_rev)).eval()
-
-
-@pytest.fixture
-def isolated_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr(profiles, "repo_root", lambda: tmp_path)
-    monkeypatch.delenv(cache.ENV_RECOMPUTE, raising=False)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tmp_path
-    torch.set_num_threads(old)
 
 
 # ------------------------------------------------------------------------------------------------ budgets

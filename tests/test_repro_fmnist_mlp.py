@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from imcpnn import train
-from imcpnn.repro import cache, profiles
+from imcpnn.repro import cache
 from imcpnn.repro import fmnist_mlp as X
 from imcpnn.train import TrainConfig
 
@@ -32,17 +32,6 @@ def tiny_config(**kw) -> TrainConfig:
 
 def synthetic_data(seed=0, n_train=64, n_test=32):
     return fmnist_tiny.synthetic_data(n_train, n_test, seed)
-
-
-@pytest.fixture
-def isolated_runs(tmp_path, monkeypatch):
-    """Profile outputs under tmp_path, one torch thread, no IMCPNN_RECOMPUTE from the caller."""
-    monkeypatch.setattr(profiles, "repo_root", lambda: tmp_path)
-    monkeypatch.delenv(cache.ENV_RECOMPUTE, raising=False)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tmp_path
-    torch.set_num_threads(old)
 
 
 def _boom(*a, **kw):

@@ -41,14 +41,6 @@ def fmnist_available(tiny_fmnist, monkeypatch):
     return fmnist_tiny.use(monkeypatch, tiny_fmnist)
 
 
-@pytest.fixture
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def weights(out: Path) -> dict[str, torch.Tensor]:
     return train.load_checkpoint(out)["model"]
 

@@ -107,13 +107,17 @@ save_figure(fig, dirs.figures, "fig_corners_rmse")
 # %% [markdown]
 # ## 2. Device mismatch (`fig_mismatch_rmse`)
 # Each instance is the whole circuit with every transistor's own sky130 mismatch draw (`.option seed`), tt scales
-# fixed; the nominal circuit on the same samples beside it (dashed).
+# fixed; the nominal circuit on the same samples beside it (dashed). PNN_NOISE: the PNN trained with the paper's
+# spike-time noise (σ_spike = 0.01, §3.5; otherwise notebook 07's settings), its own tt scale searched on the
+# training samples, run on the same instances: does that noise buy robustness to real device mismatch?
 
 # %%
 mm = res["mismatch"]
 print({k: mm[k] for k in ("n", "n_samples", "samples")}, "seeds", mm["seeds"][:3], "...")
 print("noise-trained PNN:", mm["noise_trained_pnn"] if isinstance(mm["noise_trained_pnn"], str)
       else {k: mm["noise_trained_pnn"][k] for k in ("sigma_spike", "alpha_tt", "nominal")})
+if "noise_vs_pnn" in mm:  # the same instances, so paired: noise-trained minus sigma-0 PNN, per instance
+    print("PNN(sigma) - PNN(0) per instance:", mm["noise_vs_pnn"])
 fl = [f for f in ("ann", "pnn", "pnn_noise") if f"rmse_{f}_ns" in mm]
 fig, ax = plt.subplots(1, 2, figsize=(11, 4))
 for a, key, lab in ((ax[0], "rmse", "RMSE model − SPICE [ns]"), (ax[1], "acc", "circuit accuracy")):

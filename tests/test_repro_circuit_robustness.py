@@ -115,3 +115,33 @@ def test_paper_comparison_rows_carry_valid_verdicts():
     rows = crs.paper_comparison(res)
     assert len(rows) == 5 and all(check_verdict(r["verdict"]) == "beyond the paper" for r in rows)
     assert "not run at this budget" in rows[2]["ours"] and "20.0-30.0" in rows[1]["ours"]
+    res["corners"] = [{**c, "rmse_ann_ns": math.nan, "rmse_pnn_ns": math.nan,
+                       "not_simulable": "Fatal error: detected during BSIM4v5.5.0 parameter checking for"}
+                      for c in res["corners"]]  # fmt: skip
+    res["mismatch"].update({"rmse_pnn_noise_ns": [18, 35, 40], "acc_pnn_noise": [1, 1, 1],
+                            "nominal_pnn": {"rmse_ns": 7.0},
+                            "noise_vs_pnn": crs.paired_difference([20, 30, math.nan], [18, 35, 40]),
+                            "noise_trained_pnn": {"sigma_spike": 0.01, "nominal": {"rmse_ns": 8.0}}})  # fmt: skip
+    rows = crs.paper_comparison(res)
+    assert rows[0]["ours"].startswith("not simulable: ngspice's BSIM4v5.5.0 parameter check")
+    assert "PNN_NOISE: RMSE median 35.0" in rows[1]["ours"]
+    assert "nominal tt RMSE 8.0 ns (PNN sigma 0: 7.0 ns)" in rows[2]["ours"] and "lower in 1 of 2" in rows[2]["ours"]
+
+
+def test_paired_difference_counts_instances_and_gives_an_exact_sign_test():
+    a = [100.0, 120.0, 90.0, 110.0, math.nan, 80.0]
+    b = [90.0, 100.0, 95.0, 100.0, 50.0, 80.0]  # lower in 3, higher in 1, one tie, one pair without a value
+    d = crs.paired_difference(a, b)
+    assert (d["n_pairs"], d["b_lower_in"], d["b_higher_in"]) == (5, 3, 1)
+    assert d["median_diff_ns"] == pytest.approx(-10.0)
+    assert d["sign_test_p"] == pytest.approx(2 * (1 + 4) / 16)  # two-sided, n = 4 untied, k = 1
+    assert crs.paired_difference([1.0] * 10, [0.0] * 10)["sign_test_p"] == pytest.approx(2 / 1024)
+
+
+def test_a_condition_that_fails_the_model_check_is_reported_with_its_reason():
+    err = ("the circuit failed the simulator's model check at {...}: SpiceSimulationError: ngspice simulation failed "
+           "for the netlist x.cir:\nFatal error: detected during BSIM4v5.5.0 parameter checking for\ndoAnalyses: "
+           "no such parameter on this device")
+    why = crs.not_simulable_reason(err)
+    assert "BSIM4v5.5.0 parameter check" in why and "counted as failed" in why
+    assert crs.not_simulable_reason("Timeout: 300 s\nmore") == "Timeout: 300 s"

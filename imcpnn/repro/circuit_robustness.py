@@ -43,7 +43,7 @@ SETTINGS = {
               "cost_batch": 10},
     "quick": {"conditions": CORNER_SET[1:], "flows": ("ann", "pnn"), "n_fixed": 12, "n_search": 2,
               "factors": (0.25, 1.0, 4.0), "refine": (2.0,), "n_refit_test": 6, "mismatch_n": 20,
-              "mismatch_samples": 3, "energy_samples": 3, "noise_flow": False, "sigma_spike": 0.01, "workers": 2,
+              "mismatch_samples": 3, "energy_samples": 3, "noise_flow": True, "sigma_spike": 0.01, "workers": 2,
               "cost_batches": 1},
     "paper": {"conditions": CORNER_SET[1:], "flows": ("ann", "pnn"), "n_fixed": 50, "n_search": 10,
               "factors": FACTORS, "refine": (2**0.5, 2**0.25), "n_refit_test": 50, "mismatch_n": 200,

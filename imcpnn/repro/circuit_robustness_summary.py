@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 
 import numpy as np
@@ -90,9 +91,21 @@ def corner_rows(st: dict, nets: dict, flows: list[str], res: list[dict], sub: di
             refit[f].update({"alpha": rf["alpha"], "factor": rf["best_factor"]})
             same[f] = _score_runs([tasks[0]["runs"][k] for k in pos], net["t_model"][r], net["labels"][r])
             search[f] = {"evaluations": rf["evaluations"], "simulations": rf["simulations"]}
-        rows.append(_row(corner, temp, "fixed", fixed))
-        rows.append(_row(corner, temp, "refit", refit, fixed_same_samples=summ(same), search=search))
+        fatal = [res[c * len(flows) + j].get("fatal") for j in range(len(flows))]
+        why = {"not_simulable": next(x for x in fatal if x)} if any(fatal) else {}
+        rows.append(_row(corner, temp, "fixed", fixed, **why))
+        rows.append(_row(corner, temp, "refit", refit, fixed_same_samples=summ(same), search=search, **why))
     return rows
+
+
+def not_simulable_reason(error: str) -> str:
+    """A one-line reason from a condition's model-check failure (:data:`imcpnn.repro.circuit_robustness.MODEL_CHECK`
+    errors carry ngspice's whole message)."""
+    m = re.search(r"detected during (\S+) parameter checking", error)
+    if m:
+        return (f"ngspice's {m.group(1)} parameter check refused a model card of this corner (a fatal model error, "
+                "not a convergence failure); every run of this condition counted as failed")
+    return error.strip().splitlines()[0][:200] if error.strip() else "no reason recorded"
 
 
 def summ(per_flow: dict) -> dict:
@@ -119,6 +132,8 @@ def mismatch_summary(st: dict, nets: dict, flows: list[str], res: list[dict], ro
         out.setdefault("failures", []).extend(x for s in sc for x in s["failures"])
         if f != "pnn_noise":
             out[f"nominal_{f}"] = score_times(net["t_spice_07"][r], tm, lab)
+    if noise is not None and "pnn" in flows:
+        out["noise_vs_pnn"] = paired_difference(out["rmse_pnn_ns"], out["rmse_pnn_noise_ns"])
     if noise is None:
         out["noise_trained_pnn"] = "not run at this budget (settings noise_flow = False)"
     else:
@@ -129,6 +144,19 @@ def mismatch_summary(st: dict, nets: dict, flows: list[str], res: list[dict], ro
                                     "tt_search": {k: v for k, v in noise["tt_search"].items() if k != "test"},
                                     "train_last": noise["train_last"]}  # fmt: skip
     return out
+
+
+def paired_difference(a: list[float], b: list[float]) -> dict:
+    """Per-instance b - a over the instances where both are finite: the median difference, how many instances b
+    is lower in, and a two-sided exact sign test (ties dropped) - the same mismatch instances, so paired."""
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    d = d[np.isfinite(d)]
+    lower, higher = int((d < 0).sum()), int((d > 0).sum())
+    n = lower + higher
+    k = min(lower, higher)
+    p = min(1.0, 2.0 * sum(math.comb(n, i) for i in range(k + 1)) / 2.0**n) if n else math.nan
+    return {"n_pairs": int(d.size), "median_diff_ns": float(np.median(d)) if d.size else math.nan,
+            "b_lower_in": lower, "b_higher_in": higher, "sign_test_p": p}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------
@@ -335,6 +363,8 @@ def paper_comparison(res: dict) -> list[dict]:
         if r.get("all_test"):
             a = r["all_test"]
             ours += f"; all test samples: {_f(a['rmse_ann_ns'])} / {_f(a['rmse_pnn_ns'])} ns"
+        if r.get("not_simulable"):
+            ours = f"not simulable: {not_simulable_reason(r['not_simulable'])}"
         rows.append(comparison_row("beyond Fig. 7d", f"corner {corner}, {temp:g} °C: ANN-to-IMC / PNN-to-IMC", nr,
                                    ours, "beyond the paper", base + f"; refit factors {fac}",
                                    note="refit = one common factor on the flow's tt scales, searched on "
@@ -350,10 +380,20 @@ def paper_comparison(res: dict) -> list[dict]:
                                "mismatch models), tt scales fixed", nr, "; ".join(parts), "beyond the paper",
                                base + f"; {mm['n_samples']} test samples per instance"))  # fmt: skip
     nz = mm["noise_trained_pnn"]
+    if isinstance(nz, str):
+        ours = nz
+    else:
+        pv, nom_p = mm.get("noise_vs_pnn", {}), mm.get("nominal_pnn", {})
+        med = {f: _f(float(np.nanmedian(mm[f"rmse_{f}_ns"]))) for f in ("pnn_noise", "pnn")}
+        ours = (f"sigma {nz['sigma_spike']}: nominal tt RMSE {_f(nz['nominal']['rmse_ns'])} ns (PNN sigma 0: "
+                f"{_f(nom_p.get('rmse_ns'))} ns) on the {mm['n_samples']} samples; under mismatch median "
+                f"{med['pnn_noise']} vs {med['pnn']} ns; "
+                f"lower in {pv.get('b_lower_in')} of {pv.get('n_pairs')} instances, median paired difference "
+                f"{_f(pv.get('median_diff_ns'))} ns (sign test p = {_f(pv.get('sign_test_p'), 2)})")  # fmt: skip
     rows.append(comparison_row("beyond Fig. 7d / §3 noise", "PNN trained with spike-time noise sigma_spike: "
-                               "robustness to mismatch", nr, nz if isinstance(nz, str) else
-                               f"sigma {nz['sigma_spike']}: see the PNN_NOISE entry of the mismatch row",
-                               "beyond the paper", base))  # fmt: skip
+                               "robustness to mismatch", nr, ours, "beyond the paper",
+                               base + ("" if isinstance(nz, str) else "; the noise-trained PNN's own tt scale "
+                                       "searched on the training samples")))  # fmt: skip
     for f, e in res["energy"].items():
         if "per_inference_j" not in e:
             continue

@@ -238,7 +238,12 @@ class SpikeWindow(nn.Module):
         self.t_max = float(t_max)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return torch.where(torch.isfinite(t), t.clamp(0.0, self.t_max), t)
+        # the largest value of t's dtype <= t_max: float32(t_max) can round UP past the float t_max, and the next
+        # layer's window check (t <= t_max) would then refuse a spike clipped to the window's end
+        hi = torch.tensor(self.t_max, dtype=t.dtype)
+        if float(hi) > self.t_max:
+            hi = torch.nextafter(hi, hi.new_zeros(()))
+        return torch.where(torch.isfinite(t), t.clamp(0.0, float(hi)), t)
 
     def extra_repr(self) -> str:
         return f"t_max={self.t_max:g}"
@@ -294,10 +299,14 @@ def ttfs_cnn(
     3x3 convolutions, stride 1, padding 1 (padding = no input spike); 2x2 time-min pooling (the earliest
     spike wins; +inf only where the whole window is silent). Choices where the paper is silent:
 
-    * DSTD windows: layer l = 1..L (L = 6) gets the grid [0, 1 + (l - 1) 2 t_ref / L]: the input window [0, 1]
-      plus twice the mean per-layer delay t_ref / L the initialisation aims at (App. C); later spikes enter at
-      the window's end (:class:`SpikeWindow`). A neuron may still fire after its own window (the last DSTD
-      interval is unbounded).
+    * DSTD windows: layer l = 1..L (L = 6) gets the grid [0, 1 + (l - 1) t_d], t_d = t_ref / (L sqrt(w*)): the
+      input window [0, 1] plus the per-layer delay the initialisation gives (Eq. 106-107: v(t) = 1 at
+      t^2 = t_ref^2 / (L^2 w*) for inputs spread over [0, 1]; w* = 2 ``init_gain``); later spikes enter at the
+      window's end (:class:`SpikeWindow`). A neuron may still fire after its own window (the last DSTD interval
+      is unbounded). Measured (width x0.25, |E| = 4): at init 90 % of every layer's spikes come before t = 1.25.
+      An earlier choice, 2 t_ref / L per layer (output window [0, 6.3]), spent most grid points on empty time:
+      trained at M = 3 the net stayed at chance (9 % validation accuracy after 100 Adam steps; 30 % with these
+      windows).
     * Initialisation U[0, w_max / fan_in] with w_max of Eq. 107 (w* = 2 ``init_gain``) at the layer's E+.
     * Spike noise: ``sigma_spike`` (default 0: App. C does not mention it for TTFS) after every layer,
       unclamped (+inf stays +inf).
@@ -306,7 +315,8 @@ def ttfs_cnn(
     if image_size < 4:
         raise ValueError(f"image_size must be >= 4 (two 2x2 poolings), got {image_size!r}")
     n_layers = 6
-    windows = [1.0 + k * 2.0 * t_ref / n_layers for k in range(n_layers)]
+    t_d = t_ref / (n_layers * math.sqrt(2.0 * init_gain))
+    windows = [1.0 + k * t_d for k in range(n_layers)]
     kw = dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset)
     ch = [max(1, round(c * width)) for c in (16, 32)]
     mods: list[nn.Module] = [Encode(flatten=False)]

@@ -19,14 +19,17 @@
 # Budgets, the run cache and the baselines live in `imcpnn.repro.ttfs_cnn`; this notebook plots and checks.
 #
 # **Profiles** (`imcpnn.repro.ttfs_cnn.SETTINGS`). `paper`: full width, 60k/10k, 150 epochs, 5 seeds (GPU-sized,
-# not run here). `quick`: width ×0.25, 640 training images (+100 validation images from the training set), 1 epoch
-# at lr 2e-3 (10× the paper's, as in the MLP quick profile), test on 200 images at test M = 20, M ∈ {3, 10}, 1 seed;
-# the upper panel of Fig. 10e (M = 30) is paper-only.
-# These reductions make most of the paper's claims **not resolvable** in quick; each is reported as such.
+# not run here). `quick`: width ×0.25, 1920 training images (+100 validation images from the training set),
+# 2 epochs (120 Adam steps) at lr 2e-3 (10× the paper's) with a cosine decay (both chosen on the validation
+# split, see the comment above `SETTINGS`), test on 200 images at test M = 20, M ∈ {3, 10}, 1 seed; the scaled
+# ANN at |E| = 2 and 2.8; the upper panel of Fig. 10e (M = 30) is paper-only. With one seed and M ∈ {3, 10} the
+# convergence claims (which need ≥ 2 seeds and a grid around the paper's M) are **not resolvable** in quick;
+# each such claim is reported as such.
 #
 # **Choices where the paper is silent** (see `imcpnn.models.ttfs_cnn`, `imcpnn.train`): per-layer DSTD windows
-# [0, 1 + (l-1)·2 t_ref/L]; spikes outside a window enter the next layer at its edge; no spike noise; silent outputs
-# count at t = 2 t_ref in the loss; Q (Eq. 53) on the two dense layers only, added as −γ2 Q (promotes firing).
+# [0, 1 + (l-1)·t_ref/(L·√w*)] (the per-layer delay of the initialisation, Eq. 106-107); spikes outside a window
+# enter the next layer at its edge; no spike noise; silent outputs count at t = 2 t_ref in the loss; Q (Eq. 53)
+# on the two dense layers only, added as −γ2 Q (promotes firing).
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -184,8 +187,11 @@ CLAIMS = {
     "random offset better for M<10": X.sign_verdict(GAP_CI) if len(GAPS) >= 2 and GAP_NOISE
     else "not resolved at this budget",
     f"convergence |E| at M={E10}": T.convergence_verdict(CONV_E, 3.0 if E10 == 30 else 4.0, SWEEP),
+    # both halves: strong loss below |E| = 10, none at or above it; a strong loss below that already starts at
+    # |E| >= 10 is the claim in part; no strong loss below 10 contradicts it
     "ANN degrades below |E|~10": ("not resolved at this budget" if not DEGR["decidable"]
-                                  else "resolved" if DEGR["holds"] else "resolved, opposite sign"),
+                                  else "resolved" if DEGR["holds"] else "resolved, in part" if DEGR["below_holds"]
+                                  else "resolved, opposite sign"),
     "scaled ANN substantially below": SC_STATE,
 }
 for k, v in CLAIMS.items():
@@ -194,14 +200,16 @@ print("offset gaps (random - fixed, pt):", [round(100 * g, 1) for g in GAPS], "A
 
 # %%
 VERDICT = {"resolved": "reproduced", "reproduced": "reproduced", "not reproduced": "not reproduced",
-           "resolved, opposite sign": "not reproduced", "not resolved at this budget": "not reproduced"}  # fmt: skip
+           "resolved, in part": "partially", "resolved, opposite sign": "not reproduced",
+           "not resolved at this budget": "not reproduced"}  # fmt: skip
 
 
 def ours(extra: str) -> str:
     c = BASE
     n_tr = c.train_subset or 60_000 - c.val_size
-    return (f"{extra}; width x{c.width:g}, {c.epochs} epoch(s) on {n_tr} images, lr {c.lr:g}, batch {c.batch_size}, "
-            f"test {c.test_subset or 10_000} images at test M = {c.test_steps}, seeds {S['seeds']}")  # fmt: skip
+    return (f"{extra}; width x{c.width:g}, {c.epochs} epoch(s) on {n_tr} images, lr {c.lr:g} ({c.lr_schedule}), "
+            f"batch {c.batch_size}, test {c.test_subset or 10_000} images at test M = {c.test_steps}, "
+            f"seeds {S['seeds']}")  # fmt: skip
 
 
 def row(fig_, name, ref, value, state, settings, note=""):

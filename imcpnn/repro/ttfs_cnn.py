@@ -25,11 +25,25 @@ Cell = tuple[float, int, str, int]  # (|E|, training M, offset, seed)
 
 #: Per profile. ``paper``: the paper's settings (App. C: 60k/10k, 150 epochs, Adam lr 2e-4, batch 32, full width,
 #: train M = 30 / test M = 60 in the |E| sweeps, 5 seeds, scales on a 0.1 grid refined in 0.01 steps). ``quick``
-#: (sized for <= 15 min on an idle 2-core CPU, 1 torch thread) reduces: width x0.25 (Conv 4-4-8-8, 32 hidden),
-#: 640 training images (+100 held out for validation), 1 epoch at lr 2e-3 (10x the paper's, as in the MLP quick),
+#: (sized for <= 15 min on the 2-core CPU, 1 torch thread) reduces: width x0.25 (Conv 4-4-8-8, 32 hidden),
+#: 1920 training images (+100 held out for validation), 2 epochs (120 Adam steps) at lr 2e-3 (10x the paper's)
+#: with a cosine decay to 0 (the paper's constant lr over 150 epochs has no short-run counterpart),
 #: test on 200 images at test M = 20, M in {3, 10}, the |E| sweep at M = 10 only (Fig. 10e upper, M = 30, is
-#: paper-only), 1 seed, the scaled ANN at |E| = 2 only (a 0.4 grid, then a 0.1 walk, at search M = 10), Fig. 13c
+#: paper-only), 1 seed, the scaled ANN at |E| = 2 and 2.8 (a 0.4 grid, then a 0.1 walk, at search M = 10), Fig. 13c
 #: with 2 evaluations. The Fig. 14c grid is the coarse grid of the scale search at |E| = ``grid14_e``.
+#: How quick was sized (the earlier budget, 640 images x 1 epoch = 20 Adam steps left every net at
+#: 8-30 % test accuracy, and a ReLU CNN of the same shape is at 19 % validation accuracy after those 20 steps too):
+#: the number of Adam steps is the budget that matters. lr chosen on the VALIDATION split (100 training images,
+#: never the test set) for the base cell |E| = 4, M = 10, random offset after 120 steps: lr 1e-3 / 2e-3 / 5e-3 gave
+#: 38 / 40 / 34 % (within the +-5 pt noise of 100 images); 2e-3 kept. Validation accuracy plateaus near 40 % from
+#: step 40 to 240 (3840 images x 2 epochs), so more steps were not bought. With a constant lr the last epoch's
+#: accuracy jumps by up to 11 pt between epochs; the cosine decay, chosen on a 500-image validation carve (same
+#: cell, 120 steps): 43 % vs 30 % constant. Width x0.5 gave no gain (27-42 %) at twice the cost. Training cost:
+#: ~0.25 s (M = 10) / 0.1 s (M = 3) per step on an idle core, about twice that at load 5. The remaining limit is
+#: TTFS-specific: after ~40 steps 60-90 % of the hidden FC layer is silent (no gradient reaches a silent neuron
+#: but gamma2 Q, too small at this budget to revive it). At M = 3 (|E| = 4) the random-offset net does not train in
+#: 120 steps (training accuracy 10-14 %, loss 4.8) where the fixed-offset one does (37 %): the quick verdict on
+#: "random offset better for M < 10" is a statement about this short budget.
 #: ``smoke``: seconds.
 SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": dict(
@@ -39,9 +53,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
         test_ms=[4, 8], test_repeats=2, m13_n=32, trace_n=2, ann_train_e=31.6,
     ),
     "quick": dict(
-        base=dict(width=0.25, train_subset=640, test_subset=200, val_size=100, epochs=1, lr=2e-3, test_steps=20),
+        base=dict(width=0.25, train_subset=1920, test_subset=200, val_size=100, epochs=2, lr=2e-3, lr_schedule="cosine",
+                  test_steps=20),
         d_e=[4.0, 2.0], d_m=[3, 10], sweep_m=[10], sweep_e=[1.2, 2.0, 2.8, 4.0, 31.6], seeds=[0],
-        ann_e=[1.2, 2.0, 2.8, 4.0, 10.0, 31.6], scale_e=[2.0], scale_n=100, search_steps=10,
+        ann_e=[1.2, 2.0, 2.8, 4.0, 10.0, 31.6], scale_e=[2.0, 2.8], scale_n=100, search_steps=10,
         coarse=(0.6, 1.4, 0.4), walk=[0.1], grid14_e=2.0, test_ms=[5, 10, 20, 40],
         test_repeats=2, m13_n=200, trace_n=2, ann_train_e=31.6,
     ),
@@ -162,15 +177,18 @@ def gap_exceeds_noise(gaps: list[float], accs: list[float], n: int) -> bool:
 def ann_degradation(ann: dict[float, float], n: int, *, high: float = 10.0, drop: float = 0.10, flat: float = 0.05,
                     chance: float = 0.10) -> dict[str, Any]:  # fmt: skip
     """Whether the ANN (trained at the largest |E|) degrades strongly below |E| = ``high``: every |E| < high
-    loses >= ``drop`` against the training |E|, every |E| >= high loses < ``flat``. "decidable" is False when
+    loses >= ``drop`` against the training |E| (``below_holds``), every |E| >= high loses < ``flat``
+    (``above_holds``); ``holds`` needs both. "decidable" is False when
     the ANN is too close to chance for a drop of ``drop`` to be seen on ``n`` test images (its accuracy must
     exceed chance + drop + 2 binomial SE)."""
     e_top = max(ann)
     below = {e: ann[e_top] - a for e, a in ann.items() if e < high}
     above = {e: ann[e_top] - a for e, a in ann.items() if e >= high and e != e_top}
-    ok = bool(below) and all(d >= drop for d in below.values()) and all(d < flat for d in above.values())
+    below_ok = bool(below) and all(d >= drop for d in below.values())
+    above_ok = all(d < flat for d in above.values())
     decidable = ann[e_top] > chance + drop + 2.0 * binomial_se(ann[e_top], n)
-    return {"drop_below": below, "drop_above": above, "holds": ok, "decidable": decidable}
+    return {"drop_below": below, "drop_above": above, "holds": below_ok and above_ok, "below_holds": below_ok,
+            "above_holds": above_ok, "decidable": decidable}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ baselines

@@ -127,7 +127,8 @@ for a, key, lab in ((ax[0], "rmse", "RMSE model − SPICE [ns]"), (ax[1], "acc",
         a.violinplot(data, showmedians=True)
     for i, d in enumerate(data, start=1):
         a.plot(np.full(len(d), i) + np.random.default_rng(i).uniform(-0.08, 0.08, len(d)), d, "k.", ms=3)
-        nom = mm.get(f"nominal_{fl[i - 1]}")
+        nom = mm.get(f"nominal_{fl[i - 1]}") or (mm["noise_trained_pnn"]["nominal"] if fl[i - 1] == "pnn_noise"
+                                                   else None)  # fmt: skip
         if nom:
             a.hlines(nom["rmse_ns" if key == "rmse" else "acc"], i - 0.3, i + 0.3, colors="r", linestyles="--")
     a.set_xticks(range(1, len(fl) + 1), [f.upper() for f in fl])

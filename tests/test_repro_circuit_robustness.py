@@ -126,6 +126,7 @@ def test_paper_comparison_rows_carry_valid_verdicts():
     assert rows[0]["ours"].startswith("not simulable: ngspice's BSIM4v5.5.0 parameter check")
     assert "PNN_NOISE: RMSE median 35.0" in rows[1]["ours"]
     assert "nominal tt RMSE 8.0 ns (PNN sigma 0: 7.0 ns)" in rows[2]["ours"] and "lower in 1 of 2" in rows[2]["ours"]
+    assert "difference +1.5 ns (two-sided sign test p = 1)" in rows[2]["ours"]
 
 
 def test_paired_difference_counts_instances_and_gives_an_exact_sign_test():

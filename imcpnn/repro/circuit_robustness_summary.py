@@ -389,7 +389,8 @@ def paper_comparison(res: dict) -> list[dict]:
                 f"{_f(nom_p.get('rmse_ns'))} ns) on the {mm['n_samples']} samples; under mismatch median "
                 f"{med['pnn_noise']} vs {med['pnn']} ns; "
                 f"lower in {pv.get('b_lower_in')} of {pv.get('n_pairs')} instances, median paired difference "
-                f"{_f(pv.get('median_diff_ns'))} ns (sign test p = {_f(pv.get('sign_test_p'), 2)})")  # fmt: skip
+                f"{pv.get('median_diff_ns', math.nan):+.1f} ns (two-sided sign test p = "
+                f"{pv.get('sign_test_p', math.nan):.2g})")  # fmt: skip
     rows.append(comparison_row("beyond Fig. 7d / §3 noise", "PNN trained with spike-time noise sigma_spike: "
                                "robustness to mismatch", nr, ours, "beyond the paper",
                                base + ("" if isinstance(nz, str) else "; the noise-trained PNN's own tt scale "

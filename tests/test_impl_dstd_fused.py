@@ -139,3 +139,14 @@ def test_gradcheck_of_the_fused_layers():
     wd = (torch.rand(4, 12, generator=g0, dtype=F64) * 0.4).requires_grad_(True)
     assert torch.isfinite(dstd_fused.ttfs(td, wd, (2.0, -2.0), 1.0, 6, off)).all()
     assert torch.autograd.gradcheck(lambda a, b: dstd_fused.ttfs(a, b, (2.0, -2.0), 1.0, 6, off), (td, wd))
+
+
+def test_accelerators_take_the_whole_batch_and_cpus_bounded_chunks():
+    """The device switch of the fused layers' loops (the CUDA path without a GPU: an accelerator device object);
+    the whole-batch path itself is what the reference tests above run (their batches fit in one CPU chunk)."""
+    gpu, cpu = torch.device("meta"), torch.device("cpu")
+    for fn in (dstd_fused._chunks, dstd_fused._slice_chunks):
+        assert fn(256, 1 << 16, gpu) == [slice(0, 256)]
+        parts = fn(256, 1 << 16, cpu)
+        assert len(parts) > 1 and parts[0].start == 0 and parts[-1].stop == 256
+        assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))

@@ -34,15 +34,7 @@ def synthetic_data(n_train=32, n_test=8, seed=0):
 
 
 @pytest.fixture
-def threads_1():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-@pytest.fixture
-def half_run(tmp_path, threads_1) -> Path:
+def half_run(tmp_path, one_thread) -> Path:
     """A run folder of ``tiny_config(epochs=2)`` interrupted after epoch 1 (a resumable checkpoint)."""
     out = tmp_path / "run"
     real = train.train_epoch

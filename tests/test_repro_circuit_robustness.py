@@ -57,7 +57,9 @@ def test_score_runs_counts_failures_and_scores_the_rest():
             {"ok": False, "error": "unmappable: x", "unmappable": True}]  # fmt: skip
     model = np.array([[0.11, 0.5, 1.0, 1.0, 1.0]] * 3)
     s = crs._score_runs(runs, model, np.array([0, 1, 2]))
-    assert s["n_failed"] == 2 and s["unmappable"] == 1 and s["acc"] == 1.0
+    assert s["n_failed"] == 2 and s["unmappable"] == 1 and s["acc"] == 1.0 and s["n_silent"] == 0
+    silent = [{"ok": True, "t2": [1.0] * 5}, runs[0], {"ok": True, "t2": [1.0, 1.0, 1.0, 1.0, 0.99]}]
+    assert crs._score_runs(silent, model, np.array([0, 1, 2]))["n_silent"] == 1  # one output at 0.99 is a spike
     assert s["rmse_ns"] == pytest.approx(ic.rmse_ns(model[:1], [runs[0]["t2"]]))
 
 
@@ -114,6 +116,10 @@ def test_paper_comparison_rows_carry_valid_verdicts():
                            "rmse_hidden_nonlinear_ns": 1.9, "by_degree": {"2": {"u_range": [-0.2, 1.05]}}}}  # fmt: skip
     rows = crs.paper_comparison(res)
     assert len(rows) == 5 and all(check_verdict(r["verdict"]) == "beyond the paper" for r in rows)
+    assert "no output spike" not in rows[0]["ours"]
+    res["corners"][0].update(silent_ann=50, silent_pnn=3)
+    assert "no output spike in the window (all clipped to t = 1) in 50 / 3 of the 50 samples" in \
+        crs.paper_comparison(res)[0]["ours"]
     assert "not run at this budget" in rows[2]["ours"] and "20.0-30.0" in rows[1]["ours"]
     res["corners"] = [{**c, "rmse_ann_ns": math.nan, "rmse_pnn_ns": math.nan,
                        "not_simulable": "Fatal error: detected during BSIM4v5.5.0 parameter checking for"}

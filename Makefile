@@ -103,7 +103,8 @@ lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 lint: setup
-	$(VENV)/bin/ruff check imcpnn tests notebooks
+	$(VENV)/bin/ruff check imcpnn tests notebooks scripts
+	$(VENV)/bin/ruff format --check imcpnn tests notebooks scripts
 
 clean:
 	rm -rf build notebooks/*.ipynb .pytest_cache

@@ -134,14 +134,24 @@ def build_parser(model: str = "mlp") -> argparse.ArgumentParser:
     """The CLI; its defaults are the paper's settings of ``model`` (``default_config``: TTFS ones for
     ``ttfs-cnn``)."""
     d = default_config(model if model in ("mlp", "vgg7", "ttfs-cnn") else "mlp")
-    p = _Parser(prog="imcpnn", description="IMC-aware physical neural networks (arXiv 2412.09010)",
-                epilog="REPRODUCTION.md: python -m imcpnn.repro.report")  # fmt: skip
+    p = _Parser(
+        prog="imcpnn",
+        description="IMC-aware physical neural networks (arXiv 2412.09010)",
+        epilog="REPRODUCTION.md: python -m imcpnn.repro.report",
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train an RC-Spike network (resumes if --out holds the same run)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+    t = sub.add_parser(
+        "train",
+        help="train an RC-Spike network (resumes if --out holds the same run)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     t.add_argument("--dataset", choices=DATASETS, default=d.dataset)
-    t.add_argument("--model", choices=("mlp", "vgg7", "ttfs-cnn"), default=d.model,
-                   help="defaults of the other flags follow the model (TTFS settings for ttfs-cnn)")
+    t.add_argument(
+        "--model",
+        choices=("mlp", "vgg7", "ttfs-cnn"),
+        default=d.model,
+        help="defaults of the other flags follow the model (TTFS settings for ttfs-cnn)",
+    )
     t.add_argument("--erev", type=_erev, default=d.e_rev, help="|E| (e.g. 4, inf) or 'E+,E-' (e.g. 2.8,-1.53)")
     t.add_argument("--steps", type=_int_at_least(2), default=d.steps, help="DSTD grid points M in training")
     t.add_argument("--offset", choices=OFFSETS, default=d.offset, help="DSTD offset in training")
@@ -151,15 +161,23 @@ def build_parser(model: str = "mlp") -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_int_at_least(1), default=d.epochs)
     t.add_argument("--batch-size", type=_int_at_least(1), default=d.batch_size)
     t.add_argument("--lr", type=_positive_float, default=d.lr, help="Adam learning rate")
-    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
-                   help="constant (the paper) or cosine decay to 0 over all epochs (our quick profile)")
+    t.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=d.lr_schedule,
+        help="constant (the paper) or cosine decay to 0 over all epochs (our quick profile)",
+    )
     t.add_argument("--seed", type=_int_at_least(0), default=d.seed)
     t.add_argument("--train-subset", type=_subset, default=None, help="train on this many samples (default all)")
     t.add_argument("--test-subset", type=_subset, default=None, help="test on this many samples (default all)")
     t.add_argument("--subset-seed", type=_int_at_least(0), default=d.subset_seed)
     t.add_argument("--width", type=_positive_float, default=d.width, help="hidden-width multiplier")
-    t.add_argument("--val-size", type=_int_at_least(0), default=d.val_size,
-                   help="hold out this many TRAINING samples for validation (excluded from training)")
+    t.add_argument(
+        "--val-size",
+        type=_int_at_least(0),
+        default=d.val_size,
+        help="hold out this many TRAINING samples for validation (excluded from training)",
+    )
     t.add_argument("--augment", action="store_true", help="flip / rotate / crop every mini-batch (imcpnn.augment)")
     t.add_argument("--init-gain", type=_positive_float, default=d.init_gain)
     t.add_argument("--tau-soft", type=_positive_float, default=d.tau_soft)
@@ -168,8 +186,9 @@ def build_parser(model: str = "mlp") -> argparse.ArgumentParser:
     t.add_argument("--gamma2", type=_nonneg_float, default=d.gamma2, help="TTFS firing regulariser Q (Eq. 53)")
     t.add_argument("--device", type=_device, default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     t.add_argument("--threads", type=_int_at_least(1), default=None, help="torch CPU threads")
-    t.add_argument("--out", type=_out_path, default=None,
-                   help="run folder (default runs/cli/<hash of config, code and data>)")  # fmt: skip
+    t.add_argument(
+        "--out", type=_out_path, default=None, help="run folder (default runs/cli/<hash of config, code and data>)"
+    )
     t.add_argument("--no-progress", action="store_true", help="no tqdm bars")
     return p
 
@@ -218,13 +237,31 @@ def _default_out(config: TrainConfig, data, device: str) -> Path:
 def _train(args: argparse.Namespace) -> tuple[dict, Path]:
     try:
         config = TrainConfig(
-            dataset=args.dataset, model=args.model, e_rev=args.erev, steps=args.steps, offset=args.offset,
-            test_steps=args.test_steps, test_offset=args.test_offset, sigma_spike=args.sigma_spike,
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed,
-            train_subset=args.train_subset, test_subset=args.test_subset, subset_seed=args.subset_seed,
-            width=args.width, init_gain=args.init_gain, tau_soft=args.tau_soft, gamma1=args.gamma1,
-            t_ref=args.t_ref, val_size=args.val_size, augment=args.augment, gamma2=args.gamma2,
-        )  # fmt: skip
+            dataset=args.dataset,
+            model=args.model,
+            e_rev=args.erev,
+            steps=args.steps,
+            offset=args.offset,
+            test_steps=args.test_steps,
+            test_offset=args.test_offset,
+            sigma_spike=args.sigma_spike,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            lr_schedule=args.lr_schedule,
+            seed=args.seed,
+            train_subset=args.train_subset,
+            test_subset=args.test_subset,
+            subset_seed=args.subset_seed,
+            width=args.width,
+            init_gain=args.init_gain,
+            tau_soft=args.tau_soft,
+            gamma1=args.gamma1,
+            t_ref=args.t_ref,
+            val_size=args.val_size,
+            augment=args.augment,
+            gamma2=args.gamma2,
+        )
     except ValueError as err:
         raise _Failure(_flagged(_one_line(err)), 2) from None
     from imcpnn.train import resolve_device
@@ -255,8 +292,9 @@ def _train(args: argparse.Namespace) -> tuple[dict, Path]:
     except OSError as err:
         raise _Failure(_one_line(err)) from None
     except KeyboardInterrupt:
-        raise _Failure(f"interrupted; rerun the same command to resume {out} after its last finished epoch",
-                       130) from None  # fmt: skip
+        raise _Failure(
+            f"interrupted; rerun the same command to resume {out} after its last finished epoch", 130
+        ) from None
     return metrics, out
 
 
@@ -276,8 +314,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return err.status
     last = metrics["epochs"][-1]
-    print(json.dumps({"out": str(out), "epochs": len(metrics["epochs"]), "test_accuracy": last["test_accuracy"],
-                      "train_loss": last["train_loss"]}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "out": str(out),
+                "epochs": len(metrics["epochs"]),
+                "test_accuracy": last["test_accuracy"],
+                "train_loss": last["train_loss"],
+            }
+        )
+    )
     return 0
 
 

@@ -92,8 +92,9 @@ def random_rotation(x: torch.Tensor, generator: torch.Generator, degrees: float 
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator, *, flip: bool = True, pad: int | None = None,
-                  degrees: float = DEGREES) -> torch.Tensor:  # fmt: skip
+def augment_batch(
+    x: torch.Tensor, generator: torch.Generator, *, flip: bool = True, pad: int | None = None, degrees: float = DEGREES
+) -> torch.Tensor:
     """Flip, rotate, then crop a mini-batch (see the module docstring for the defaults); ``pad=None`` uses
     :func:`default_pad` of the image height."""
     _check_images(x)

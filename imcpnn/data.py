@@ -99,8 +99,17 @@ SPLITS = ("train", "test")
 _TIMEOUT_S = 60.0
 
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 # Published MD5 sums: github.com/zalandoresearch/fashion-mnist (README, "Get the Data"; torchvision uses the
 # same) and www.cs.toronto.edu/~kriz/cifar.html. The README links a plain-HTTP S3 website endpoint, so we
@@ -212,9 +221,7 @@ def _root_dir(root: str | os.PathLike[str] | None) -> Path:
     return Path(root).expanduser().resolve() if root is not None else data_dir()
 
 
-def _not_found(
-    dataset: str, split: str, dirs: Iterable[Path], expected: Iterable[str], why: str
-) -> Exception:
+def _not_found(dataset: str, split: str, dirs: Iterable[Path], expected: Iterable[str], why: str) -> Exception:
     env = os.environ.get(ENV_DATA)
     env_text = f"{ENV_DATA}={env}" if env else f"{ENV_DATA} is not set"
     looked = ", ".join(str(d) for d in dict.fromkeys(dirs))
@@ -289,6 +296,7 @@ def _fetch_any(urls: Iterable[str], dest: Path, md5: str) -> None:
 # --------------------------------------------------------------------------------------------------------
 # Fashion-MNIST (IDX)
 
+
 def _find_pair(dirs: Iterable[Path], names: tuple[str, str]) -> tuple[Path, Path] | None:
     """The first directory holding both files (``.gz`` or uncompressed)."""
     for d in dirs:
@@ -350,7 +358,10 @@ def load_fashion_mnist(
     images_path, labels_path = pair
     n = FASHION_MNIST_SIZES[split]
     images, labels = _cached(
-        "fashion-mnist", split, _fingerprint(pair), lambda: _decode_fashion(images_path, labels_path, n),
+        "fashion-mnist",
+        split,
+        _fingerprint(pair),
+        lambda: _decode_fashion(images_path, labels_path, n),
         cache_dir(),
     )
     return _finish(images, labels, raw, subset, seed)

@@ -20,7 +20,6 @@ from imcpnn.loss import predict
 __all__ = ["evaluation_overrides", "evaluate", "layer_spike_times"]
 
 
-
 def _rng_devices(device: torch.device) -> list[int]:
     return [device.index or 0] if device.type == "cuda" else []
 
@@ -50,8 +49,12 @@ def evaluation_overrides(
                 cur = m.test_solver
                 if not isinstance(cur, DSTD):
                     raise ValueError(f"test_steps/test_offset apply to DSTD layers only, this layer uses {cur.name}")
-                m.set_test_solver(DSTD(test_steps if test_steps is not None else cur.steps,
-                                       test_offset if test_offset is not None else cur.offset))  # fmt: skip
+                m.set_test_solver(
+                    DSTD(
+                        test_steps if test_steps is not None else cur.steps,
+                        test_offset if test_offset is not None else cur.offset,
+                    )
+                )
         if weight_scale is not None:
             a_pos, a_neg = (float(a) for a in weight_scale)
             if not (a_pos > 0 and a_neg > 0 and math.isfinite(a_pos) and math.isfinite(a_neg)):
@@ -114,8 +117,9 @@ def evaluate(
 
 
 @torch.no_grad()
-def layer_spike_times(model: models.SpikeNet, x: torch.Tensor, *, batch_size: int = 1000, seed: int = 0,
-                      e_rev: Any = None) -> list[torch.Tensor]:  # fmt: skip
+def layer_spike_times(
+    model: models.SpikeNet, x: torch.Tensor, *, batch_size: int = 1000, seed: int = 0, e_rev: Any = None
+) -> list[torch.Tensor]:
     """Every RC-Spike layer's output spike times on ``x`` in eval mode (for the histograms of Fig. 4d)."""
     device = next(model.parameters()).device
     per_layer: list[list[torch.Tensor]] = []

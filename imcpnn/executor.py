@@ -158,8 +158,9 @@ def _check_map(num_cpus: Any, num_gpus: Any, max_retries: Any, timeout_s: Any) -
     for name, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
             raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
-                                  or not 0 < timeout_s < math.inf):  # fmt: skip
+    if timeout_s is not None and (
+        isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < math.inf
+    ):
         raise ValueError(f"timeout_s must be None (no limit) or a number of seconds > 0, got {timeout_s!r}")
 
 
@@ -223,8 +224,16 @@ class Executor:
             if not jobs:
                 return []
             if self.executor == "ray":
-                self._run_ray(fn, jobs, shared, done, num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
-                              timeout_s=timeout_s)  # fmt: skip
+                self._run_ray(
+                    fn,
+                    jobs,
+                    shared,
+                    done,
+                    num_cpus=num_cpus,
+                    num_gpus=num_gpus,
+                    max_retries=max_retries,
+                    timeout_s=timeout_s,
+                )
             elif self.workers == 1 and timeout_s is None:
                 for i, job in enumerate(jobs):
                     done(i, call_job(fn, job, shared))
@@ -238,8 +247,10 @@ class Executor:
                     self.timed_out += self._pool.killed - killed
         finally:
             bar.close()
-        return [r if r is not None else _record(i, jobs[i], {"status": "failed", "error": "not run", "traceback": ""})
-                for i, r in enumerate(records)]  # fmt: skip
+        return [
+            r if r is not None else _record(i, jobs[i], {"status": "failed", "error": "not run", "traceback": ""})
+            for i, r in enumerate(records)
+        ]
 
     def _connect(self) -> Any:
         if self._ray is None:
@@ -249,11 +260,22 @@ class Executor:
             self._ray_owned = connect_ray(self.ray_address, num_cpus=num) or self._ray_owned
         return self._ray
 
-    def _run_ray(self, fn: Callable[..., Any], jobs: list[Any], shared: dict[str, Any], done: Callable, *,
-                 num_cpus: float, num_gpus: float, max_retries: int, timeout_s: float | None) -> None:  # fmt: skip
+    def _run_ray(
+        self,
+        fn: Callable[..., Any],
+        jobs: list[Any],
+        shared: dict[str, Any],
+        done: Callable,
+        *,
+        num_cpus: float,
+        num_gpus: float,
+        max_retries: int,
+        timeout_s: float | None,
+    ) -> None:
         ray = self._connect()
-        task = ray.remote(_ray_call).options(name=TASK_NAME, num_cpus=num_cpus, num_gpus=num_gpus,
-                                             max_retries=max_retries, retry_exceptions=False)  # fmt: skip
+        task = ray.remote(_ray_call).options(
+            name=TASK_NAME, num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries, retry_exceptions=False
+        )
         shared_ref = ray.put(shared) if shared else None
         slots = len(jobs)
         if timeout_s is not None:  # one job per free slot, so that its clock starts when it can run
@@ -328,5 +350,15 @@ def run_jobs(
     """
     _check_map(num_cpus, num_gpus, max_retries, timeout_s)
     with Executor(executor, workers, ray_address) as ex:
-        return ex.map(fn, jobs, num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries, timeout_s=timeout_s,
-                      shared=shared, progress=progress, desc=desc, on_result=on_result)  # fmt: skip
+        return ex.map(
+            fn,
+            jobs,
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            max_retries=max_retries,
+            timeout_s=timeout_s,
+            shared=shared,
+            progress=progress,
+            desc=desc,
+            on_result=on_result,
+        )

@@ -145,9 +145,7 @@ def rc_spike(
 ) -> torch.Tensor:
     """RC-Spike layer output spike times (Eq. 26-27): ``clip(1 - v(1))``, or the RC-decay firing phase of
     App. A (Eq. 82-85) when ``e_dis`` is given. Arguments as :func:`rc_spike_potential`."""
-    v1 = rc_spike_potential(
-        t_in, weight, e_rev, method=method, steps=steps, offset=offset, ode_options=ode_options
-    )
+    v1 = rc_spike_potential(t_in, weight, e_rev, method=method, steps=steps, offset=offset, ode_options=ode_options)
     return firing_time(v1, e_dis)
 
 
@@ -287,8 +285,10 @@ def ttfs_conv2d(
 def _poly_coef(coef, name: str, like: torch.Tensor) -> torch.Tensor:
     c = torch.as_tensor(coef, dtype=like.dtype, device=like.device)
     if c.dim() != 1 or c.numel() < 1 or not bool(torch.isfinite(c).all()) or not float(c[0]) > 0:
-        raise ValueError(f"{name} must be a 1-D sequence of finite polynomial coefficients (ascending) with "
-                         f"{name}[0] > 0, got {coef!r}")  # fmt: skip
+        raise ValueError(
+            f"{name} must be a 1-D sequence of finite polynomial coefficients (ascending) with "
+            f"{name}[0] > 0, got {coef!r}"
+        )
     return c
 
 
@@ -297,8 +297,10 @@ def _check_positive_on(h: torch.Tensor, lo: float, hi: float, name: str) -> None
     val = _ode._horner(h, grid)
     if not bool((val > 0).all()):
         bad = float(grid[val <= 0][0])
-        raise ValueError(f"{name}(v) must stay > 0 where the membrane goes (v in [{lo:.3g}, {hi:.3g}]); it is <= 0 "
-                         f"at v = {bad:.3g}: the polynomial does not describe a current there")  # fmt: skip
+        raise ValueError(
+            f"{name}(v) must stay > 0 where the membrane goes (v in [{lo:.3g}, {hi:.3g}]); it is <= 0 "
+            f"at v = {bad:.3g}: the polynomial does not describe a current there"
+        )
 
 
 def rc_spike_potential_poly(
@@ -317,8 +319,10 @@ def rc_spike_potential_poly(
     try:
         return _ode.rc_spike_potential_poly(t_in, weight, hp, hn, solver)
     except _ode.StepLimitError as err:
-        raise ValueError(f"method='ode' exceeded its step cap ode_options['max_steps']={err.cap} with h_pos={h_pos}, "
-                         f"h_neg={h_neg}; raise max_steps") from None  # fmt: skip
+        raise ValueError(
+            f"method='ode' exceeded its step cap ode_options['max_steps']={err.cap} with h_pos={h_pos}, "
+            f"h_neg={h_neg}; raise max_steps"
+        ) from None
 
 
 def firing_time_poly(v1: torch.Tensor, h_dis, *, ode_options: dict | None = None) -> torch.Tensor:

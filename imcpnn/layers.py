@@ -19,8 +19,16 @@ from imcpnn import functional as F
 from imcpnn.functional import DSTD, ODE, ERev, Exact, Solver, reversal_potentials, solver_from
 
 __all__ = [
-    "encode", "he_uniform_", "he_bound", "SpikingLayer", "RCSpikeLinear", "TTFSLinear", "RCSpikeConv2d",
-    "TTFSConv2d", "TimeMinPool2d", "SpikeNoise",
+    "encode",
+    "he_uniform_",
+    "he_bound",
+    "SpikingLayer",
+    "RCSpikeLinear",
+    "TTFSLinear",
+    "RCSpikeConv2d",
+    "TTFSConv2d",
+    "TimeMinPool2d",
+    "SpikeNoise",
 ]
 
 
@@ -44,8 +52,9 @@ def he_uniform_(weight: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
         return weight.uniform_(-bound, bound)
 
 
-def _solvers(method: str | Solver, steps: int, test_steps: int | None, offset: str | float,
-             test_offset: str | float) -> tuple[Solver, Solver]:  # fmt: skip
+def _solvers(
+    method: str | Solver, steps: int, test_steps: int | None, offset: str | float, test_offset: str | float
+) -> tuple[Solver, Solver]:
     """Train- and test-time solvers from the layer's keyword sugar (checked once, in ``solver_from``)."""
     if isinstance(method, (DSTD, Exact, ODE)):
         return method, method
@@ -105,8 +114,10 @@ class SpikingLayer(nn.Module):
         return getattr(self.test_solver, "offset", None)
 
     def extra_repr(self) -> str:
-        return (f"e_rev=({self.e_pos:g}, {self.e_neg:g}), solver={self.solver.describe()}, "
-                f"test_solver={self.test_solver.describe()}")  # fmt: skip
+        return (
+            f"e_rev=({self.e_pos:g}, {self.e_neg:g}), solver={self.solver.describe()}, "
+            f"test_solver={self.test_solver.describe()}"
+        )
 
 
 class RCSpikeLinear(SpikingLayer):
@@ -166,8 +177,20 @@ class TTFSLinear(SpikingLayer):
 class _SpikingConv2d(SpikingLayer):
     """Kernel and geometry of the convolutional layers (solved by DSTD through :mod:`imcpnn.functional`)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, e_rev, steps, test_steps, offset, test_offset,
-                 stride, padding, init_gain) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        e_rev,
+        steps,
+        test_steps,
+        offset,
+        test_offset,
+        stride,
+        padding,
+        init_gain,
+    ) -> None:
         super().__init__(e_rev, *_solvers("dstd", steps, test_steps, offset, test_offset))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
@@ -198,14 +221,26 @@ class RCSpikeConv2d(_SpikingConv2d):
         e_dis: float | None = None,
         init_gain: float = 1.0,
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, e_rev, steps, test_steps, offset, test_offset,
-                         stride, padding, init_gain)  # fmt: skip
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            e_rev,
+            steps,
+            test_steps,
+            offset,
+            test_offset,
+            stride,
+            padding,
+            init_gain,
+        )
         self.e_dis = e_dis
 
     def potential(self, t: torch.Tensor) -> torch.Tensor:
         self._check(t)
-        return F.rc_spike_conv2d_potential(t, self.weight, self.e_rev, method=self.active_solver,
-                                           stride=self.stride, padding=self.padding)  # fmt: skip
+        return F.rc_spike_conv2d_potential(
+            t, self.weight, self.e_rev, method=self.active_solver, stride=self.stride, padding=self.padding
+        )
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return F.firing_time(self.potential(t), self.e_dis)
@@ -231,14 +266,33 @@ class TTFSConv2d(_SpikingConv2d):
         t_max: float = 1.0,
         init_gain: float = 1.0,
     ) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, e_rev, steps, test_steps, offset, test_offset,
-                         stride, padding, init_gain)  # fmt: skip
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            e_rev,
+            steps,
+            test_steps,
+            offset,
+            test_offset,
+            stride,
+            padding,
+            init_gain,
+        )
         self.v_th, self.t_max = v_th, t_max
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         self._check(t)
-        return F.ttfs_conv2d(t, self.weight, self.e_rev, v_th=self.v_th, method=self.active_solver, t_max=self.t_max,
-                             stride=self.stride, padding=self.padding)  # fmt: skip
+        return F.ttfs_conv2d(
+            t,
+            self.weight,
+            self.e_rev,
+            v_th=self.v_th,
+            method=self.active_solver,
+            t_max=self.t_max,
+            stride=self.stride,
+            padding=self.padding,
+        )
 
 
 class TimeMinPool2d(nn.Module):

@@ -141,8 +141,16 @@ def mlp(
         last = k == len(dims) - 2
         cls = RCSpikeReadout if last else RCSpikeLinear
         mods.append(
-            cls(n_in, n_out, e_rev, steps=steps, test_steps=test_steps, offset=offset,
-                test_offset=test_offset, init_gain=init_gain)  # fmt: skip
+            cls(
+                n_in,
+                n_out,
+                e_rev,
+                steps=steps,
+                test_steps=test_steps,
+                offset=offset,
+                test_offset=test_offset,
+                init_gain=init_gain,
+            )
         )
         mods.append(SpikeNoise(sigma_spike, clamp=not last))
     return SpikeNet(*mods)
@@ -208,8 +216,13 @@ class IrisNet(SpikeNet):
 
 
 def iris(
-    e_rev: float | tuple[float, float], *, e_dis: float | None = None, hidden: int = 5, classes_out: int = 5,
-    init_gain: float = 1.0, sigma_spike: float = 0.0,
+    e_rev: float | tuple[float, float],
+    *,
+    e_dis: float | None = None,
+    hidden: int = 5,
+    classes_out: int = 5,
+    init_gain: float = 1.0,
+    sigma_spike: float = 0.0,
 ) -> IrisNet:
     """The Iris 5-5-5 RC-Spike net of arXiv 2412.09010v1 Fig. 7 / Algorithms 5-6: 4 features + bias spike
     (Eq. 56) -> ``hidden`` RC-Spike neurons -> ``classes_out`` outputs, exact solver (5 inputs: cheap), spike
@@ -272,8 +285,9 @@ def ttfs_init_bound(e_rev, fan_in: int, n_layers: int, t_ref: float, w_star: flo
     if not e_pos > 1.0:
         raise ValueError(f"e_rev must have E+ > 1 for the TTFS initialisation (Eq. 107), got E+ = {e_pos!r}")
     if fan_in < 1 or n_layers < 1 or not (t_ref > 0 and math.isfinite(t_ref)):
-        raise ValueError(f"fan_in, n_layers must be >= 1 and t_ref a finite number > 0, got {fan_in}, {n_layers}, "
-                         f"{t_ref}")  # fmt: skip
+        raise ValueError(
+            f"fan_in, n_layers must be >= 1 and t_ref a finite number > 0, got {fan_in}, {n_layers}, {t_ref}"
+        )
     beta = 1.0 / e_pos
     corr = 1.0 if beta == 0 else -math.log1p(-beta) / beta
     return 4.0 * w_star * n_layers**2 * corr / (t_ref**2) / fan_in

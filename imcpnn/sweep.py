@@ -60,16 +60,28 @@ def _train_actions() -> list[argparse.Action]:
 
 def build_parser() -> tuple[argparse.ArgumentParser, list[argparse.Action]]:
     actions = _train_actions()
-    p = _Parser(prog=PROG, description="Run the Cartesian product of train flags (comma-separated lists) through "
-                "the local or Ray executor; writes DIR/sweep.json and one run folder per job.")  # fmt: skip
+    p = _Parser(
+        prog=PROG,
+        description="Run the Cartesian product of train flags (comma-separated lists) through "
+        "the local or Ray executor; writes DIR/sweep.json and one run folder per job.",
+    )
     for a in actions:
         help_text = (a.help or "") + (" (comma-separated list)" if a.nargs != 0 else "")
-        p.add_argument(*a.option_strings, dest=a.dest, default=None, help=help_text,
-                       **({"action": "store_true"} if a.nargs == 0 else {"type": str}))  # fmt: skip
+        p.add_argument(
+            *a.option_strings,
+            dest=a.dest,
+            default=None,
+            help=help_text,
+            **({"action": "store_true"} if a.nargs == 0 else {"type": str}),
+        )
     p.add_argument("--out", required=True, help="sweep folder: DIR/sweep.json and DIR/<run key>/")
     p.add_argument("--executor", choices=EXECUTORS, default="local", help="local processes or a Ray cluster")
-    p.add_argument("--workers", type=int, default=1, help="local: processes (1 = in-process); ray: CPUs of a "
-                   "local cluster started when --ray-address is not given")  # fmt: skip
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local: processes (1 = in-process); ray: CPUs of a local cluster started when --ray-address is not given",
+    )
     p.add_argument("--ray-address", default=None, help="'auto' joins the running Ray cluster; none starts a local one")
     p.add_argument("--max-retries", type=int, default=3, help="Ray: reruns of a job whose worker process died")
     p.add_argument("--device", default="auto", help="auto (CUDA when the driver has it), cpu, cuda")
@@ -129,14 +141,15 @@ def train_job(job: dict[str, Any], data: dict[str, tuple]) -> dict[str, Any]:
     device = job["device"]
     mine = code_fingerprint(device)
     if mine != job["code"]:
-        raise RuntimeError(f"this worker runs other imcpnn code (fingerprint {mine}) than the driver "
-                           f"({job['code']}); install the same imcpnn on every node")  # fmt: skip
+        raise RuntimeError(
+            f"this worker runs other imcpnn code (fingerprint {mine}) than the driver "
+            f"({job['code']}); install the same imcpnn on every node"
+        )
     config = TrainConfig.from_dict(job["config"])
     threads_before = torch.get_num_threads()
     try:
         with tempfile.TemporaryDirectory(prefix="imcpnn_job_") as tmp:
-            metrics = train(config, tmp, device=device, threads=job["threads"], progress=False,
-                            data=data[job["data"]])  # fmt: skip
+            metrics = train(config, tmp, device=device, threads=job["threads"], progress=False, data=data[job["data"]])
             checkpoint = (Path(tmp) / CHECKPOINT).read_bytes()
     finally:
         torch.set_num_threads(threads_before)
@@ -159,9 +172,18 @@ def _finished(run: Path, cfg: dict[str, Any], epochs: int) -> dict[str, Any] | N
     return m if ok and (run / "checkpoint.pt").is_file() else None
 
 
-def sweep(configs: Sequence[TrainConfig], out: Path, *, executor: str = "local", workers: int = 1,
-          ray_address: str | None = None, max_retries: int = 3, device: str = "cpu", threads: int = 1,
-          progress: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+def sweep(
+    configs: Sequence[TrainConfig],
+    out: Path,
+    *,
+    executor: str = "local",
+    workers: int = 1,
+    ray_address: str | None = None,
+    max_retries: int = 3,
+    device: str = "cpu",
+    threads: int = 1,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Run (or reuse) every config; write the run folders and ``out/sweep.json``; return its entries."""
     from imcpnn._impl.checkpoint import atomic_json
     from imcpnn._impl.fingerprint import code_fingerprint, stable_hash, tensor_digest
@@ -180,13 +202,26 @@ def sweep(configs: Sequence[TrainConfig], out: Path, *, executor: str = "local",
         digest = data_by_id[ident][0]
         cfg = c.to_dict()
         key = stable_hash({"config": cfg, "code": code, "data": digest})
-        entry = {"config": cfg, "metrics": _finished(out / key, cfg, c.epochs), "run": key,
-                 "code": code, "data": digest}  # fmt: skip
+        entry = {
+            "config": cfg,
+            "metrics": _finished(out / key, cfg, c.epochs),
+            "run": key,
+            "code": code,
+            "data": digest,
+        }
         entry["status"] = "cached" if entry["metrics"] is not None else "pending"
         entries.append(entry)
         if entry["metrics"] is None:
-            jobs.append({"config": cfg, "data": digest, "device": device, "threads": threads, "code": code,
-                         "entry": len(entries) - 1})  # fmt: skip
+            jobs.append(
+                {
+                    "config": cfg,
+                    "data": digest,
+                    "device": device,
+                    "threads": threads,
+                    "code": code,
+                    "entry": len(entries) - 1,
+                }
+            )
     needed = {j["data"] for j in jobs}
     shared = {"data": {d: t for d, t in data_by_id.values() if d in needed}}
 
@@ -203,9 +238,20 @@ def sweep(configs: Sequence[TrainConfig], out: Path, *, executor: str = "local",
         entry.update(status="ok", metrics=record["result"]["metrics"])
 
     cuda = torch.device(device).type == "cuda"
-    run_jobs(train_job, jobs, executor=executor, workers=workers, ray_address=ray_address, num_cpus=threads,
-             num_gpus=1 if cuda else 0, max_retries=max_retries, shared=shared, progress=progress,
-             desc="sweep", on_result=store)  # fmt: skip
+    run_jobs(
+        train_job,
+        jobs,
+        executor=executor,
+        workers=workers,
+        ray_address=ray_address,
+        num_cpus=threads,
+        num_gpus=1 if cuda else 0,
+        max_retries=max_retries,
+        shared=shared,
+        progress=progress,
+        desc="sweep",
+        on_result=store,
+    )
     text = json.dumps(entries, indent=2, allow_nan=True) + "\n"
     _write_bytes(out / "sweep.json", text.encode())
     return entries
@@ -240,9 +286,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out = Path(args.out).expanduser()
     try:
-        entries = sweep(configs, out, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
-                        max_retries=args.max_retries, device=device, threads=args.threads,
-                        progress=not args.no_progress)  # fmt: skip
+        entries = sweep(
+            configs,
+            out,
+            executor=args.executor,
+            workers=args.workers,
+            ray_address=args.ray_address,
+            max_retries=args.max_retries,
+            device=device,
+            threads=args.threads,
+            progress=not args.no_progress,
+        )
     except RayNotInstalledError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1

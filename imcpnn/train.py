@@ -127,8 +127,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
         if (self.dataset == "iris") != (self.model == "iris"):
             raise ValueError(f"model 'iris' goes with dataset 'iris' only, got {self.model!r} on {self.dataset!r}")
-        if self.e_dis is not None and (isinstance(self.e_dis, bool) or not isinstance(self.e_dis, (int, float))
-                                       or not self.e_dis > 1.0 or math.isnan(self.e_dis)):  # fmt: skip
+        if self.e_dis is not None and (
+            isinstance(self.e_dis, bool)
+            or not isinstance(self.e_dis, (int, float))
+            or not self.e_dis > 1.0
+            or math.isnan(self.e_dis)
+        ):
             raise ValueError(f"e_dis must be None or a number in (1, inf], got {self.e_dis!r}")
         if not isinstance(self.augment, bool):
             raise ValueError(f"augment must be True or False, got {self.augment!r}")
@@ -177,8 +181,10 @@ def split_indices(n_train: int, config: TrainConfig) -> tuple[torch.Tensor, torc
         return data.subset_indices(n_train, config.train_subset, config.subset_seed), torch.zeros(0, dtype=torch.long)
     room = n_train - config.val_size
     if room < (config.train_subset or 1):
-        raise ValueError(f"val_size must leave room for the training subset: val_size={config.val_size}, "
-                         f"train_subset={config.train_subset}, training split of {n_train} samples")  # fmt: skip
+        raise ValueError(
+            f"val_size must leave room for the training subset: val_size={config.val_size}, "
+            f"train_subset={config.train_subset}, training split of {n_train} samples"
+        )
     perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(int(config.subset_seed) + 7_919))
     val, rest = perm[: config.val_size].sort().values, perm[config.val_size :]
     keep = data.subset_indices(room, config.train_subset, config.subset_seed)
@@ -226,8 +232,18 @@ def load_validation(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 #: The TTFS settings of arXiv 2412.09010v1 §3 / App. C (lr, gamma1, t_ref, tau_soft, gamma2, batch 32, 150
 #: epochs; train M = 30, test M = 60 as in App. E), and no spike noise (App. C does not mention it for TTFS).
-TTFS_DEFAULTS: dict[str, Any] = dict(lr=2e-4, gamma1=0.02, t_ref=3.2, tau_soft=0.07, gamma2=8e-6, batch_size=32,
-                                     epochs=150, steps=30, test_steps=60, sigma_spike=0.0)  # fmt: skip
+TTFS_DEFAULTS: dict[str, Any] = dict(
+    lr=2e-4,
+    gamma1=0.02,
+    t_ref=3.2,
+    tau_soft=0.07,
+    gamma2=8e-6,
+    batch_size=32,
+    epochs=150,
+    steps=30,
+    test_steps=60,
+    sigma_spike=0.0,
+)
 
 
 def default_config(model: str = "mlp", **changes: Any) -> TrainConfig:
@@ -244,19 +260,33 @@ def ttfs_silent_time(config: TrainConfig) -> float:
 def build_model(config: TrainConfig) -> models.SpikeNet:
     """The config's network (weights drawn from torch's global RNG; seed it first)."""
     if config.model == "iris":
-        return models.iris(config.e_rev, e_dis=config.e_dis, init_gain=config.init_gain,
-                           sigma_spike=config.sigma_spike)
+        return models.iris(config.e_rev, e_dis=config.e_dis, init_gain=config.init_gain, sigma_spike=config.sigma_spike)
     if config.model == "ttfs-cnn":
         return models.build(
-            config.model, config.e_rev, dataset=config.dataset, steps=config.steps, test_steps=config.test_steps,
-            offset=config.offset, test_offset=config.test_offset, sigma_spike=config.sigma_spike,
-            width=config.width, init_gain=config.init_gain, t_ref=config.t_ref,
-        )  # fmt: skip
+            config.model,
+            config.e_rev,
+            dataset=config.dataset,
+            steps=config.steps,
+            test_steps=config.test_steps,
+            offset=config.offset,
+            test_offset=config.test_offset,
+            sigma_spike=config.sigma_spike,
+            width=config.width,
+            init_gain=config.init_gain,
+            t_ref=config.t_ref,
+        )
     return models.build(
-        config.model, config.e_rev, dataset=config.dataset, steps=config.steps, test_steps=config.test_steps,
-        offset=config.offset, test_offset=config.test_offset, sigma_spike=config.sigma_spike,
-        width=config.width, init_gain=config.init_gain,
-    )  # fmt: skip
+        config.model,
+        config.e_rev,
+        dataset=config.dataset,
+        steps=config.steps,
+        test_steps=config.test_steps,
+        offset=config.offset,
+        test_offset=config.test_offset,
+        sigma_spike=config.sigma_spike,
+        width=config.width,
+        init_gain=config.init_gain,
+    )
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -316,8 +346,9 @@ def objective(model: nn.Module, t_out: torch.Tensor, target: torch.Tensor, confi
     gamma_w P + gamma_v V (Eq. 57-58, the Iris circuit run) when those are > 0; for "ttfs-cnn" silent outputs
     (+inf) count at :func:`ttfs_silent_time` and gamma2 Q (Eq. 53, sign: :func:`firing_regularizer`) is added."""
     silent = ttfs_silent_time(config) if config.model == "ttfs-cnn" else None
-    loss = spike_time_loss(t_out, target, tau_soft=config.tau_soft, gamma1=config.gamma1, t_ref=config.t_ref,
-                           t_silent=silent)  # fmt: skip
+    loss = spike_time_loss(
+        t_out, target, tau_soft=config.tau_soft, gamma1=config.gamma1, t_ref=config.t_ref, t_silent=silent
+    )
     if config.gamma2 > 0:
         loss = loss + firing_regularizer(getattr(model, "last_io", []), config.gamma2)
     if config.gamma_w > 0:
@@ -354,8 +385,14 @@ def train_epoch(
     model.train()
     perm = torch.randperm(n, generator=_epoch_generator(config.seed, epoch))
     loss_sum, correct = 0.0, 0
-    bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{config.epochs}", disable=not progress,
-               file=sys.stderr, mininterval=2.0, leave=False)  # fmt: skip
+    bar = tqdm(
+        range(n_batches),
+        desc=f"epoch {epoch}/{config.epochs}",
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=2.0,
+        leave=False,
+    )
     for b in bar:
         idx = perm[b * bs : (b + 1) * bs]
         xb, yb = x[idx].to(device), y[idx].to(device)
@@ -424,12 +461,14 @@ def train(
         if not isinstance(old, dict):
             raise ValueError(f"{cfg_path} is not a run config (JSON object); delete the folder {out} to restart")
         if old != json.loads(json.dumps(cfg)):
-            raise ValueError(f"out folder {out} holds a run with another config "
-                             f"({ckpt_io.config_diff(old, cfg)}); use another --out")  # fmt: skip
+            raise ValueError(
+                f"out folder {out} holds a run with another config ({ckpt_io.config_diff(old, cfg)}); use another --out"
+            )
     finished = ckpt is not None and len(ckpt["epochs"]) >= config.epochs
     if ckpt is not None:  # the checkpoint's own record decides, also when config.json is gone
-        ckpt_io.check_resume(ckpt, out / CHECKPOINT, cfg, finished=finished, threads=torch.get_num_threads(),
-                             device=dev)  # fmt: skip
+        ckpt_io.check_resume(
+            ckpt, out / CHECKPOINT, cfg, finished=finished, threads=torch.get_num_threads(), device=dev
+        )
     else:
         ckpt_io.check_orphan_metrics(out)
     if not cfg_path.exists():
@@ -456,19 +495,31 @@ def train(
         t1 = time.perf_counter()
         test_acc = evaluate(model, x_te_dev, y_te_cpu, seed=config.seed)
         t2 = time.perf_counter()
-        metrics["epochs"].append({
-            "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
-            "test_accuracy": test_acc, "train_time_s": round(t1 - t0, 3), "eval_time_s": round(t2 - t1, 3),
-        })  # fmt: skip
+        metrics["epochs"].append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_accuracy": train_acc,
+                "test_accuracy": test_acc,
+                "train_time_s": round(t1 - t0, 3),
+                "eval_time_s": round(t2 - t1, 3),
+            }
+        )
         state = {
-            "config": cfg, "epochs": metrics["epochs"], "model": model.state_dict(),
-            "optimizer": opt.state_dict(), "rng": ckpt_io.rng_state(dev),
-        }  # fmt: skip
+            "config": cfg,
+            "epochs": metrics["epochs"],
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "rng": ckpt_io.rng_state(dev),
+        }
         ckpt_io.save(out / CHECKPOINT, state, threads=torch.get_num_threads(), device=dev)
         ckpt_io.atomic_json(out / "metrics.json", metrics)
         if progress:
-            print(f"[{out.name}] epoch {epoch}: loss {train_loss:.4f}, test acc {test_acc:.4f} "
-                  f"({t1 - t0:.1f} s train, {t2 - t1:.1f} s eval)", file=sys.stderr)  # fmt: skip
+            print(
+                f"[{out.name}] epoch {epoch}: loss {train_loss:.4f}, test acc {test_acc:.4f} "
+                f"({t1 - t0:.1f} s train, {t2 - t1:.1f} s eval)",
+                file=sys.stderr,
+            )
     return metrics
 
 

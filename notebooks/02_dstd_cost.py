@@ -89,8 +89,10 @@ acc = payload["accuracy_match"]
 print("accuracy match:", json.dumps(acc, indent=1))
 if acc["match"]["kind"] != "interpolated to equal error":
     floor = min(o["err"] for o in acc["ode"])
-    print(f"ODE at matched accuracy: NOT matched ({acc['match']['kind']}; ODE error floor {floor:.2g} vs DSTD "
-          f"{acc['dstd_err']:.2g}); the ODE is timed at rtol {acc['match']['rtol']:g}")  # fmt: skip
+    print(
+        f"ODE at matched accuracy: NOT matched ({acc['match']['kind']}; ODE error floor {floor:.2g} vs DSTD "
+        f"{acc['dstd_err']:.2g}); the ODE is timed at rtol {acc['match']['rtol']:g}"
+    )
 
 # %% [markdown]
 # Table 1 predicts, per layer, time O(N_in^2 N_out) (RC-Spike) and O(N_in^3 N_out) (TTFS) for the conventional
@@ -120,18 +122,24 @@ if payload.get("conv"):
     c = payload["conv"]
     print(json.dumps({k: v for k, v in c.items() if k != "results"}, indent=1))
     for k, v in c["results"].items():
-        print(f"  {k:5s} {v['time_s']:7.3f} s/step ({v['per_image_s'] * 1e3:6.1f} ms/image)  "
-              f"peak {(v['peak_bytes'] or 0) / 2**20:8.1f} MiB")
+        print(
+            f"  {k:5s} {v['time_s']:7.3f} s/step ({v['per_image_s'] * 1e3:6.1f} ms/image)  "
+            f"peak {(v['peak_bytes'] or 0) / 2**20:8.1f} MiB"
+        )
 for key in ("conv_layers", "ttfs_conv_layers"):
     if payload.get(key):
         cl = payload[key]
         print(f"{cl['network']}: batch {cl['batch']}, M = {cl['steps']} (time: fastest repeat; peak memory)")
         for x in cl["layers"]:
             r = x["results"]
-            print(f"  L{x['layer']} {x['in_channels']:3d}->{x['out_channels']:3d} @{x['size']:2d}: "
-                  + "  ".join(f"{m} {r[m]['time_s']:.3f} s {(r[m]['peak_bytes'] or 0) / 2**20:6.0f} MiB"
-                              for m in ("fused", "plain", "floor"))
-                  + f"  fused/floor {x['fused_over_floor']:.2f}x, plain/floor {x['plain_over_floor']:.2f}x")
+            print(
+                f"  L{x['layer']} {x['in_channels']:3d}->{x['out_channels']:3d} @{x['size']:2d}: "
+                + "  ".join(
+                    f"{m} {r[m]['time_s']:.3f} s {(r[m]['peak_bytes'] or 0) / 2**20:6.0f} MiB"
+                    for m in ("fused", "plain", "floor")
+                )
+                + f"  fused/floor {x['fused_over_floor']:.2f}x, plain/floor {x['plain_over_floor']:.2f}x"
+            )
 
 # %% [markdown]
 # ## TTFS: the fused layer, and exact / DSTD measured at N_in = 1000
@@ -171,6 +179,7 @@ for r in payload["paper_comparison"]:
 #   time exponent in N_in below 1.5 (linear, Table 1). The ODE ratio is only checked where it was measured at
 #   N_in = 1000 (`paper` profile); in `quick` it is an extrapolation, labelled and not checked.
 
+
 # %%
 def rec(model, method, n):
     return find_record(payload["sweeps"][model]["records"], model, method, n)
@@ -186,8 +195,10 @@ for model in payload["sweeps"]:
         assert d["time_s"] < e["time_s"], (model, d["time_s"], e["time_s"])
     ex = summary["exponents"][model]
     if ex["exact"]["memory"] is None:  # the exact solver stopped after one N_in: no exponent to compare
-        print(f"{model}: exact memory exponent: not resolved at this budget (exact measured at N_in = "
-              f"{ex['exact']['n_in']} only; {payload['sweeps'][model]['stopped'].get('exact')})")
+        print(
+            f"{model}: exact memory exponent: not resolved at this budget (exact measured at N_in = "
+            f"{ex['exact']['n_in']} only; {payload['sweeps'][model]['stopped'].get('exact')})"
+        )
     else:
         assert ex["exact"]["memory"] > ex["dstd"]["memory"], ex
 if acc["match"]["kind"] == "interpolated to equal error":

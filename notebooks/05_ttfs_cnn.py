@@ -134,10 +134,13 @@ print(TRACES)
 M13_RUN = RUNS[(S["d_e"][0], max(S["d_m"]), "random", S["seeds"][0])]
 M13 = T.test_m_curve(M13_RUN.model(), tuple(t[: S["m13_n"]] for t in TEST), S["test_ms"], S["test_repeats"])
 fig, ax = plt.subplots(figsize=(4.5, 2.8))
-ax.errorbar(list(M13), [100 * np.mean(v) for v in M13.values()], yerr=[100 * np.std(v) for v in M13.values()],
-            fmt="o-")  # fmt: skip
-ax.set(xscale="log", xlabel="test-time M", ylabel="test accuracy (%)",
-       title=f"E+ = {S['d_e'][0]:g}, trained at M = {max(S['d_m'])} ({profile})")  # fmt: skip
+ax.errorbar(list(M13), [100 * np.mean(v) for v in M13.values()], yerr=[100 * np.std(v) for v in M13.values()], fmt="o-")
+ax.set(
+    xscale="log",
+    xlabel="test-time M",
+    ylabel="test accuracy (%)",
+    title=f"E+ = {S['d_e'][0]:g}, trained at M = {max(S['d_m'])} ({profile})",
+)
 fig.tight_layout()
 profiles.save_figure(fig, dirs.figures, "fig13c_ttfs_test_m")
 
@@ -148,8 +151,9 @@ profiles.save_figure(fig, dirs.figures, "fig13c_ttfs_test_m")
 G14 = BASELINES["grid14"]
 fig, ax = plt.subplots(figsize=(4, 3.4))
 al = G14["alphas"]
-im = ax.imshow(100 * np.array(G14["val_accuracy"]).T, origin="lower", extent=(al[0], al[-1], al[0], al[-1]),
-               aspect="auto")  # fmt: skip
+im = ax.imshow(
+    100 * np.array(G14["val_accuracy"]).T, origin="lower", extent=(al[0], al[-1], al[0], al[-1]), aspect="auto"
+)
 ax.plot(*G14["best"], "b*", ms=12)
 ax.set(xlabel="α+ (positive weights)", ylabel="α− (negative weights)", title=f"|E| = {S['grid14_e']:g} ({profile})")
 fig.colorbar(im, label="validation accuracy (%)")
@@ -171,27 +175,38 @@ N_TEST = len(TEST[1])
 DEGR = T.ann_degradation(BASELINES["ann"], N_TEST)
 GAP_ACCS = [a for (e, m, off), v in ACC.items() if e in S["d_e"] and m < 10 for a in v]
 GAP_NOISE = T.gap_exceeds_noise(GAPS, GAP_ACCS, N_TEST)
-SC_GAPS = [100 * (np.mean(ACC[(e, S["sweep_m"][0], "random")]) - v["test"])
-           for e, v in BASELINES["scaled"].items() if (e, S["sweep_m"][0], "random") in ACC]  # fmt: skip
+SC_GAPS = [
+    100 * (np.mean(ACC[(e, S["sweep_m"][0], "random")]) - v["test"])
+    for e, v in BASELINES["scaled"].items()
+    if (e, S["sweep_m"][0], "random") in ACC
+]
 SC_CI = X.t_interval(SC_GAPS) if SC_GAPS else {"mean": float("nan"), "lo": -np.inf, "hi": np.inf}
 SC_NOISE = T.gap_exceeds_noise([g / 100 for g in SC_GAPS], [v["test"] for v in BASELINES["scaled"].values()], N_TEST)
 SC_STATE = X.sign_verdict(SC_CI) if len(SC_GAPS) >= 2 and SC_NOISE else "not resolved at this budget"
 # Fig. 10a-c: a difference of min v below 0.05 (5 % of the threshold) is not a trend
 TR_E = sorted(TRACES)
 TR_DIFF = TRACES[TR_E[0]]["min_v_hidden"] - TRACES[TR_E[-1]]["min_v_hidden"] if len(TR_E) >= 2 else 0.0
-TR_STATE = ("not resolved at this budget" if abs(TR_DIFF) <= 0.05
-            else "resolved" if TR_DIFF > 0 else "resolved, opposite sign")  # fmt: skip
+TR_STATE = (
+    "not resolved at this budget" if abs(TR_DIFF) <= 0.05 else "resolved" if TR_DIFF > 0 else "resolved, opposite sign"
+)
 CLAIMS = {
     "convergence M, E+=4": T.convergence_verdict(CONV_M.get(4.0, {"resolved": False}), 20, M_DEC),
     "convergence M, E+=2": T.convergence_verdict(CONV_M.get(2.0, {"resolved": False}), 40, M_DEC),
-    "random offset better for M<10": X.sign_verdict(GAP_CI) if len(GAPS) >= 2 and GAP_NOISE
+    "random offset better for M<10": X.sign_verdict(GAP_CI)
+    if len(GAPS) >= 2 and GAP_NOISE
     else "not resolved at this budget",
     f"convergence |E| at M={E10}": T.convergence_verdict(CONV_E, 3.0 if E10 == 30 else 4.0, SWEEP),
     # both halves: strong loss below |E| = 10, none at or above it; a strong loss below that already starts at
     # |E| >= 10 is the claim in part; no strong loss below 10 contradicts it
-    "ANN degrades below |E|~10": ("not resolved at this budget" if not DEGR["decidable"]
-                                  else "resolved" if DEGR["holds"] else "resolved, in part" if DEGR["below_holds"]
-                                  else "resolved, opposite sign"),
+    "ANN degrades below |E|~10": (
+        "not resolved at this budget"
+        if not DEGR["decidable"]
+        else "resolved"
+        if DEGR["holds"]
+        else "resolved, in part"
+        if DEGR["below_holds"]
+        else "resolved, opposite sign"
+    ),
     "scaled ANN substantially below": SC_STATE,
 }
 for k, v in CLAIMS.items():
@@ -199,17 +214,24 @@ for k, v in CLAIMS.items():
 print("offset gaps (random - fixed, pt):", [round(100 * g, 1) for g in GAPS], "ANN:", DEGR)
 
 # %%
-VERDICT = {"resolved": "reproduced", "reproduced": "reproduced", "not reproduced": "not reproduced",
-           "resolved, in part": "partially", "resolved, opposite sign": "not reproduced",
-           "not resolved at this budget": "not reproduced"}  # fmt: skip
+VERDICT = {
+    "resolved": "reproduced",
+    "reproduced": "reproduced",
+    "not reproduced": "not reproduced",
+    "resolved, in part": "partially",
+    "resolved, opposite sign": "not reproduced",
+    "not resolved at this budget": "not reproduced",
+}
 
 
 def ours(extra: str) -> str:
     c = BASE
     n_tr = c.train_subset or 60_000 - c.val_size
-    return (f"{extra}; width x{c.width:g}, {c.epochs} epoch(s) on {n_tr} images, lr {c.lr:g} ({c.lr_schedule}), "
-            f"batch {c.batch_size}, test {c.test_subset or 10_000} images at test M = {c.test_steps}, "
-            f"seeds {S['seeds']}")  # fmt: skip
+    return (
+        f"{extra}; width x{c.width:g}, {c.epochs} epoch(s) on {n_tr} images, lr {c.lr:g} ({c.lr_schedule}), "
+        f"batch {c.batch_size}, test {c.test_subset or 10_000} images at test M = {c.test_steps}, "
+        f"seeds {S['seeds']}"
+    )
 
 
 def row(fig_, name, ref, value, state, settings, note=""):
@@ -221,35 +243,78 @@ def acc_list(keys) -> str:
 
 
 comparison = [
-    row("Fig. 10d", "convergence M, E+ = 4 (random offset)", P["converge_m_e4"], CONV_M[4.0]["x"] if 4.0 in CONV_M
-        else None, CLAIMS["convergence M, E+=4"], ours(f"M ∈ {M_DEC}"),
-        note=acc_list((f"M={m}", (4.0, m, "random")) for m in M_DEC if (4.0, m, "random") in ACC) + " %"),
-    row("Fig. 10d", "convergence M, E+ = 2 (random offset)", P["converge_m_e2"], CONV_M[2.0]["x"] if 2.0 in CONV_M
-        else None, CLAIMS["convergence M, E+=2"], ours(f"M ∈ {M_DEC}"),
-        note=acc_list((f"M={m}", (2.0, m, "random")) for m in M_DEC if (2.0, m, "random") in ACC) + " %"),
-    row("Fig. 10d", "random − fixed offset, M < 10", P["random_offset_small_m"],
+    row(
+        "Fig. 10d",
+        "convergence M, E+ = 4 (random offset)",
+        P["converge_m_e4"],
+        CONV_M[4.0]["x"] if 4.0 in CONV_M else None,
+        CLAIMS["convergence M, E+=4"],
+        ours(f"M ∈ {M_DEC}"),
+        note=acc_list((f"M={m}", (4.0, m, "random")) for m in M_DEC if (4.0, m, "random") in ACC) + " %",
+    ),
+    row(
+        "Fig. 10d",
+        "convergence M, E+ = 2 (random offset)",
+        P["converge_m_e2"],
+        CONV_M[2.0]["x"] if 2.0 in CONV_M else None,
+        CLAIMS["convergence M, E+=2"],
+        ours(f"M ∈ {M_DEC}"),
+        note=acc_list((f"M={m}", (2.0, m, "random")) for m in M_DEC if (2.0, m, "random") in ACC) + " %",
+    ),
+    row(
+        "Fig. 10d",
+        "random − fixed offset, M < 10",
+        P["random_offset_small_m"],
         f"{GAP_CI['mean']:+.1f} pt (95 % CI {GAP_CI['lo']:+.1f}..{GAP_CI['hi']:+.1f}, n = {len(GAPS)})",
-        CLAIMS["random offset better for M<10"], ours(f"E+ ∈ {S['d_e']}, M < 10"),
-        note="needs n >= 2 pairs and a mean gap above 2 binomial SE of the test subset"),
-    row("Fig. 10e", f"convergence |E| at M = {E10}", P["converge_e_m30" if E10 == 30 else "converge_e_m10"],
-        CONV_E["x"], CLAIMS[f"convergence |E| at M={E10}"], ours(f"|E| ∈ {SWEEP}, M = {E10}, random offset"),
-        note=acc_list((f"|E|={e:g}", (e, E10, "random")) for e in SWEEP) + " %"),
-    row("Fig. 10e", "ANN (trained at |E| = 31.6) degrades strongly below |E| ≈ 10", P["ann_degrades_below"],
+        CLAIMS["random offset better for M<10"],
+        ours(f"E+ ∈ {S['d_e']}, M < 10"),
+        note="needs n >= 2 pairs and a mean gap above 2 binomial SE of the test subset",
+    ),
+    row(
+        "Fig. 10e",
+        f"convergence |E| at M = {E10}",
+        P["converge_e_m30" if E10 == 30 else "converge_e_m10"],
+        CONV_E["x"],
+        CLAIMS[f"convergence |E| at M={E10}"],
+        ours(f"|E| ∈ {SWEEP}, M = {E10}, random offset"),
+        note=acc_list((f"|E|={e:g}", (e, E10, "random")) for e in SWEEP) + " %",
+    ),
+    row(
+        "Fig. 10e",
+        "ANN (trained at |E| = 31.6) degrades strongly below |E| ≈ 10",
+        P["ann_degrades_below"],
         ", ".join(f"{e:g}: {100 * a:.1f}" for e, a in BASELINES["ann"].items()) + " %",
         CLAIMS["ANN degrades below |E|~10"],
         ours("rule: every |E| < 10 loses >= 10 pt, every |E| >= 10 < 5 pt vs |E| = 31.6"),
-        note="decidable only if the ANN exceeds chance + 10 pt + 2 SE at |E| = 31.6"),
-    row("Fig. 10e", "E±-trained − scaled ANN", P["scaled_ann_below"],
-        ", ".join(f"|E|={e:g}: {g:+.1f} pt" for e, g in zip(BASELINES["scaled"], SC_GAPS)), SC_STATE,
-        ours("scales chosen on validation images from the training set"), note="needs >= 2 |E| points for an interval"),
-    row("Fig. 10a-c", "mean min_t v, last hidden FC layer", P["traces"],
+        note="decidable only if the ANN exceeds chance + 10 pt + 2 SE at |E| = 31.6",
+    ),
+    row(
+        "Fig. 10e",
+        "E±-trained − scaled ANN",
+        P["scaled_ann_below"],
+        ", ".join(f"|E|={e:g}: {g:+.1f} pt" for e, g in zip(BASELINES["scaled"], SC_GAPS)),
+        SC_STATE,
+        ours("scales chosen on validation images from the training set"),
+        note="needs >= 2 |E| points for an interval",
+    ),
+    row(
+        "Fig. 10a-c",
+        "mean min_t v, last hidden FC layer",
+        P["traces"],
         ", ".join(f"|E|={e:g}: {v['min_v_hidden']:.2f}" for e, v in TRACES.items()),
-        TR_STATE, ours(f"{S['trace_n']} test images, exact traces"),
-        note="resolved only if min v differs by > 0.05 between the smallest and the largest |E|"),
-    row("Fig. 13c", "accuracy vs test-time M", P["test_m"],
+        TR_STATE,
+        ours(f"{S['trace_n']} test images, exact traces"),
+        note="resolved only if min v differs by > 0.05 between the smallest and the largest |E|",
+    ),
+    row(
+        "Fig. 13c",
+        "accuracy vs test-time M",
+        P["test_m"],
         ", ".join(f"M={m}: {100 * np.mean(v):.1f}±{100 * np.std(v):.1f}" for m, v in M13.items()) + " %",
-        "not resolved at this budget", ours(f"{S['test_repeats']} evaluations, random test offset"),
-        note="shape only; the paper gives no numbers"),
+        "not resolved at this budget",
+        ours(f"{S['test_repeats']} evaluations, random test offset"),
+        note="shape only; the paper gives no numbers",
+    ),
 ]
 for r in comparison:
     print(r["figure"], "|", r["quantity"], "|", r["paper"], "|", r["ours"], "|", r["verdict"])
@@ -257,13 +322,20 @@ for r in comparison:
 # %%
 WALL = time.perf_counter() - T_START
 payload = {
-    "settings": S, "base_config": BASE.to_dict(),
+    "settings": S,
+    "base_config": BASE.to_dict(),
     "accuracy": {f"E={e:g},M={m},{off}": v for (e, m, off), v in ACC.items()},
-    "baselines": {"ann": {str(e): a for e, a in BASELINES["ann"].items()},
-                  "scaled": {str(e): v for e, v in BASELINES["scaled"].items()}, "grid14c": BASELINES["grid14"]},
-    "fig13c": {str(m): v for m, v in M13.items()}, "traces": {str(e): v for e, v in TRACES.items()},
-    "claims": CLAIMS, "wall_time_s": WALL, "paper_comparison": comparison,
-}  # fmt: skip
+    "baselines": {
+        "ann": {str(e): a for e, a in BASELINES["ann"].items()},
+        "scaled": {str(e): v for e, v in BASELINES["scaled"].items()},
+        "grid14c": BASELINES["grid14"],
+    },
+    "fig13c": {str(m): v for m, v in M13.items()},
+    "traces": {str(e): v for e, v in TRACES.items()},
+    "claims": CLAIMS,
+    "wall_time_s": WALL,
+    "paper_comparison": comparison,
+}
 path = profiles.write_json(dirs.results / "ttfs_cnn.json", payload, profile=profile)
 print(f"wrote {path}; notebook wall time {WALL / 60:.1f} min")
 

@@ -55,8 +55,11 @@ res = ex.compute(profile)
 summary, curves, nvm = res["summary"], res["curves"], res["nvm"]
 comparison = ex.paper_comparison(summary, nvm, profile)
 out = dirs.results
-write_json(out / "spice_devices.json", {"title": "SPICE devices (Table 2, Fig. 17, 19, 20), one-neuron check",
-                                        **summary, "paper_comparison": comparison}, profile=profile)  # fmt: skip
+write_json(
+    out / "spice_devices.json",
+    {"title": "SPICE devices (Table 2, Fig. 17, 19, 20), one-neuron check", **summary, "paper_comparison": comparison},
+    profile=profile,
+)
 write_json(out / "spice_curves.json", curves, profile=profile)
 write_json(out / "spice_neuron_vs_model.json", nvm, profile=profile)
 print(f"{time.perf_counter() - t0:.1f} s (SPICE wall time when computed: {summary['wall_s']:.1f} s characterisation)")
@@ -190,14 +193,29 @@ err_i = (np.array(nvm["t_ideal"]) - t_sp) * 1e3
 bins = np.linspace(-400, 400, 41)
 ax[1].hist(err_i, bins=bins, alpha=0.5, label=f"ideal: RMSE {nvm['rmse_ideal_ns']:.1f} ns")
 ax[1].hist(err_e, bins=bins, alpha=0.7, label=f"E±-aware: RMSE {nvm['rmse_e_aware_ns']:.1f} ns")
-ax[1].set(xlabel="model - SPICE output spike time [ns] (T_circ = 1 µs)", ylabel="patterns",
-          title=f"{nvm['n_patterns']} random input patterns")
+ax[1].set(
+    xlabel="model - SPICE output spike time [ns] (T_circ = 1 µs)",
+    ylabel="patterns",
+    title=f"{nvm['n_patterns']} random input patterns",
+)
 ax[1].legend(fontsize=8)
 fig.tight_layout()
 save_figure(fig, dirs.figures, "neuron_precursor_vs_spice")
-print({k: nvm[k] for k in ("rmse_e_aware_ns", "rmse_ideal_ns", "rmse_ideal_with_e_dis_ns",
-                           "rmse_e_aware_scaled_ns", "scale_1d_e_aware", "rmse_ideal_scaled_ns",
-                           "scale_2d_ideal", "sim_wall_s_median")})
+print(
+    {
+        k: nvm[k]
+        for k in (
+            "rmse_e_aware_ns",
+            "rmse_ideal_ns",
+            "rmse_ideal_with_e_dis_ns",
+            "rmse_e_aware_scaled_ns",
+            "scale_1d_e_aware",
+            "rmse_ideal_scaled_ns",
+            "scale_2d_ideal",
+            "sim_wall_s_median",
+        )
+    }
+)
 
 # %% [markdown]
 # ## Claims checked

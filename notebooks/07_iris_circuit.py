@@ -53,15 +53,40 @@ res["title"] = "Iris 5-5-5 circuit: ANN-to-IMC vs PNN-to-IMC (Fig. 7, Fig. 15)"
 res["notebook_wall_s"] = time.perf_counter() - t0
 write_json(dirs.results / "iris_circuit.json", res, profile=profile)
 flows = res["flows"]
-keys = ("rmse_ann_to_imc_ns", "rmse_pnn_to_imc_ns", "rmse_ratio", "alpha_2d", "alpha_1d", "n_test", "e_rev_used",
-        "e_dis_used", "accuracy_model", "accuracy_spice", "failed_simulations", "simulations", "wall_s")
+keys = (
+    "rmse_ann_to_imc_ns",
+    "rmse_pnn_to_imc_ns",
+    "rmse_ratio",
+    "alpha_2d",
+    "alpha_1d",
+    "n_test",
+    "e_rev_used",
+    "e_dis_used",
+    "accuracy_model",
+    "accuracy_spice",
+    "failed_simulations",
+    "simulations",
+    "wall_s",
+)
 for k in keys:
     print(f"{k:22s} {res[k]}")
 print("throughput:", res["throughput"])
 for f, r in flows.items():
-    print(f, {k: r[k] for k in ("rmse_test_ns", "rmse_test_classes_ns", "rmse_hidden_ns", "mean_error_ns",
-                                "mean_error_hidden_ns", "v1_hidden_ratio_spice_over_model",
-                                "firing_phase_error_hidden_ns")})
+    print(
+        f,
+        {
+            k: r[k]
+            for k in (
+                "rmse_test_ns",
+                "rmse_test_classes_ns",
+                "rmse_hidden_ns",
+                "mean_error_ns",
+                "mean_error_hidden_ns",
+                "v1_hidden_ratio_spice_over_model",
+                "firing_phase_error_hidden_ns",
+            )
+        },
+    )
 
 # %% [markdown]
 # ## Fig. 7b,c — membrane traces of the test sample with the largest error
@@ -84,8 +109,11 @@ for col, (f, r) in enumerate(flows.items()):
     t_in = np.array(r["t_in"][k])
     t_hid_model = np.array(r["t_model_hidden"][k])
     for row, (lay, w, tin, t_model, t_sp) in enumerate(
-        ((1, r["w1"], t_in, t_hid_model, r["t_spice_hidden"][k]),
-         (2, r["w2"], t_hid_model, r["t_model_out"][k], r["t_spice_out"][k]))):
+        (
+            (1, r["w1"], t_in, t_hid_model, r["t_spice_hidden"][k]),
+            (2, r["w2"], t_hid_model, r["t_model_out"][k], r["t_spice_out"][k]),
+        )
+    ):
         trl = tr[f"trace{lay}"]
         tg = np.array(trl["t_model"])
         grid = np.clip(tg, 0.0, 2.0)
@@ -101,9 +129,12 @@ for col, (f, r) in enumerate(flows.items()):
                 ax[row, col].plot(1 + t_sp[i], v0 - vth, "x", color=c)
         ax[row, col].axvline(1.0, color="k", lw=0.6)
         ax[row, col].axhline(v0 - vth, color="gray", lw=0.6, ls=":")
-        ax[row, col].set(xlabel="t / T_circ (accumulation 0-1, firing 1-2)", ylabel="membrane V [V]",
-                         title=f"{f.upper()}-to-IMC, {'hidden' if lay == 1 else 'output'} layer, test sample {k} "
-                               f"(RMSE {r['per_sample_rmse_ns'][k]:.1f} ns)")
+        ax[row, col].set(
+            xlabel="t / T_circ (accumulation 0-1, firing 1-2)",
+            ylabel="membrane V [V]",
+            title=f"{f.upper()}-to-IMC, {'hidden' if lay == 1 else 'output'} layer, test sample {k} "
+            f"(RMSE {r['per_sample_rmse_ns'][k]:.1f} ns)",
+        )
 fig.suptitle("Fig. 7b,c: model (dashed) vs SPICE (solid); o model spike, x SPICE spike")
 fig.tight_layout()
 save_figure(fig, dirs.figures, "fig7bc_membrane_traces")
@@ -117,10 +148,15 @@ lim = max(20.0, max(np.max(np.abs(r["errors_ns"])) for r in flows.values()))
 bins = np.linspace(-lim, lim, 41)
 for a, (f, r) in zip(ax[:, 0], flows.items(), strict=True):
     a.hist(r["errors_ns"], bins=bins, color="C0" if f == "ann" else "C1")
-    a.text(0.02, 0.85, f"RMSE {r['rmse_test_ns']:.2f} ns (alpha = {tuple(round(x, 3) for x in r['alpha'])})",
-           transform=a.transAxes)
-    a.set(title=f"{f.upper()}-to-IMC, {r['n_test']} test samples x 5 outputs", xlabel="model − SPICE [ns]",
-          ylabel="count")
+    a.text(
+        0.02,
+        0.85,
+        f"RMSE {r['rmse_test_ns']:.2f} ns (alpha = {tuple(round(x, 3) for x in r['alpha'])})",
+        transform=a.transAxes,
+    )
+    a.set(
+        title=f"{f.upper()}-to-IMC, {r['n_test']} test samples x 5 outputs", xlabel="model − SPICE [ns]", ylabel="count"
+    )
 fig.tight_layout()
 save_figure(fig, dirs.figures, "fig7d_spike_time_error_hist")
 
@@ -146,14 +182,19 @@ for f, r in flows.items():
     for lo in (0.0, 0.25, 0.5, 0.75):
         k = (ts[fired] >= lo) & (ts[fired] < lo + 0.25)
         if k.any():
-            print(f"{f}: SPICE hidden spike in [{lo:.2f}, {lo + 0.25:.2f}): {k.sum():3d} neurons, firing-phase "
-                  f"error mean {err[k].mean():+6.2f} ns, sd {err[k].std():5.2f} ns")
+            print(
+                f"{f}: SPICE hidden spike in [{lo:.2f}, {lo + 0.25:.2f}): {k.sum():3d} neurons, firing-phase "
+                f"error mean {err[k].mean():+6.2f} ns, sd {err[k].std():5.2f} ns"
+            )
 lim = [0, 1.4]
 ax[0].plot(lim, lim, "k:", lw=0.8)
 ax[0].set(xlabel="model v(1)", ylabel="SPICE v(1)", title="accumulation phase (hidden layer)")
 ax[1].axhline(0, color="k", lw=0.6)
-ax[1].set(xlabel="SPICE hidden spike time [T_circ]", ylabel="model firing time from SPICE v(1) − SPICE [ns]",
-          title="firing phase alone (hidden layer)")
+ax[1].set(
+    xlabel="SPICE hidden spike time [T_circ]",
+    ylabel="model firing time from SPICE v(1) − SPICE [ns]",
+    title="firing phase alone (hidden layer)",
+)
 for a in ax:
     a.legend(fontsize=8)
 fig.tight_layout()
@@ -171,8 +212,11 @@ if s:
     sc = ax.scatter(a[:, 0], a[:, 1], c=[e["rmse_ns"] for e in ev], s=120, cmap="viridis")
     fig.colorbar(sc, label="RMSE [ns] (training samples)")
     ax.plot(*s["best_alpha"], "*", color="orange", ms=18, mec="k")
-    ax.set(xlabel="alpha+ (positive currents)", ylabel="alpha− (negative currents)",
-           title=f"Fig. 15a: ANN-to-IMC 2-D scale, {s['plan']['kind']}, {s['simulations']} simulations")
+    ax.set(
+        xlabel="alpha+ (positive currents)",
+        ylabel="alpha− (negative currents)",
+        title=f"Fig. 15a: ANN-to-IMC 2-D scale, {s['plan']['kind']}, {s['simulations']} simulations",
+    )
 else:
     ax.set_title("Fig. 15a: no 2-D search in this profile")
 fig.tight_layout()
@@ -184,8 +228,11 @@ if s:
     ev = sorted((e["alpha"][0], e["rmse_ns"]) for e in s["evaluations"])
     ax.plot(*zip(*ev, strict=True), "o-")
     ax.plot(s["best_alpha"][0], s["best_rmse_ns"], "*", color="orange", ms=16, mec="k")
-    ax.set(xlabel="alpha (all currents)", ylabel="RMSE [ns] (training samples)",
-           title=f"Fig. 15b: PNN-to-IMC 1-D scale, {s['plan']['kind']}, {s['simulations']} simulations")
+    ax.set(
+        xlabel="alpha (all currents)",
+        ylabel="RMSE [ns] (training samples)",
+        title=f"Fig. 15b: PNN-to-IMC 1-D scale, {s['plan']['kind']}, {s['simulations']} simulations",
+    )
 else:
     ax.set_title("Fig. 15b: no 1-D search in this profile")
 fig.tight_layout()
@@ -208,6 +255,10 @@ if profile != "smoke":
         assert res["accuracy_model"][f] >= 0.8, res["accuracy_model"]
     # the claim's direction: the PNN model is closer to the circuit than the ANN
     assert res["rmse_pnn_to_imc_ns"] < res["rmse_ann_to_imc_ns"], (res["rmse_pnn_to_imc_ns"], res["rmse_ann_to_imc_ns"])
-    print(f"ratio {res['rmse_ratio']:.2f}x:", "target >= 10x reached" if res["rmse_ratio"] >= 10
-          else "target >= 10x NOT reached (see the error decomposition printed above)")
+    print(
+        f"ratio {res['rmse_ratio']:.2f}x:",
+        "target >= 10x reached"
+        if res["rmse_ratio"] >= 10
+        else "target >= 10x NOT reached (see the error decomposition printed above)",
+    )
 print("checks passed")

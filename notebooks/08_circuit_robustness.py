@@ -57,8 +57,18 @@ res["paper_comparison"] = crs.paper_comparison(res)
 res["notebook_wall_s"] = time.perf_counter() - t0
 write_json(dirs.results / "circuit_robustness.json", res, profile=profile)
 print("source:", res["source"], "| flows:", res["flows"], "| settings:", res["settings"])
-for k in ("simulations", "failed_simulations", "failed_elsewhere", "unmappable_sample_runs", "job_errors",
-          "jobs_retried", "worker_s_per_simulation", "job_wall_s", "sim_wall_s", "wall_s"):
+for k in (
+    "simulations",
+    "failed_simulations",
+    "failed_elsewhere",
+    "unmappable_sample_runs",
+    "job_errors",
+    "jobs_retried",
+    "worker_s_per_simulation",
+    "job_wall_s",
+    "sim_wall_s",
+    "wall_s",
+):
     print(f"{k:26s} {res[k]}")
 
 # %% [markdown]
@@ -75,11 +85,15 @@ print("samples:", res["subsets"], "| tt / 27 °C on all test samples:", rows[0][
 for r in rows:
     fac = {f: v.get("factor") for f, v in r["flows"].items()} if r["scales"] == "refit" else ""
     sp = {f: np.array(v["t_spice_out"], dtype=float) for f, v in r["flows"].items() if "t_spice_out" in v}
-    silent = {f: round(float(np.mean(t[np.isfinite(t)] >= 1.0)), 2) if np.isfinite(t).any() else "failed"
-              for f, t in sp.items()}
-    print(f"{r['corner']:3s} {r['temp_c']:6.1f} °C {r['scales']:5s} n={r['n_test']:2d}  RMSE ANN {r['rmse_ann_ns']}  "
-          f"PNN {r['rmse_pnn_ns']}  acc ANN {r['acc_ann']}  PNN {r['acc_pnn']} {fac}",
-          f"silent {silent}" if silent else "")
+    silent = {
+        f: round(float(np.mean(t[np.isfinite(t)] >= 1.0)), 2) if np.isfinite(t).any() else "failed"
+        for f, t in sp.items()
+    }
+    print(
+        f"{r['corner']:3s} {r['temp_c']:6.1f} °C {r['scales']:5s} n={r['n_test']:2d}  RMSE ANN {r['rmse_ann_ns']}  "
+        f"PNN {r['rmse_pnn_ns']}  acc ANN {r['acc_ann']}  PNN {r['acc_pnn']} {fac}",
+        f"silent {silent}" if silent else "",
+    )
 conds = [(r["corner"], r["temp_c"]) for r in rows if r["scales"] == "fixed"]
 by = {(r["corner"], r["temp_c"], r["scales"]): r for r in rows}
 fig, ax = plt.subplots(2, 1, figsize=(max(7, 1.3 * len(conds)), 7), sharex=True)
@@ -90,13 +104,28 @@ for k, (f, sc) in enumerate([(f, s) for f in res["flows"] for s in ("fixed", "re
     hatch = "" if sc == "fixed" else "//"
     rm = [by[(c, t, sc)][f"rmse_{f}_ns"] for c, t in conds]
     ac = [by[(c, t, sc)][f"acc_{f}"] for c, t in conds]
-    ax[0].bar(pos, [np.nan_to_num(v, nan=0.0) for v in rm], 0.2, color=col, hatch=hatch, edgecolor="k",
-              label=f"{f.upper()} {sc}")
+    ax[0].bar(
+        pos,
+        [np.nan_to_num(v, nan=0.0) for v in rm],
+        0.2,
+        color=col,
+        hatch=hatch,
+        edgecolor="k",
+        label=f"{f.upper()} {sc}",
+    )
     ax[1].bar(pos, [np.nan_to_num(v, nan=0.0) for v in ac], 0.2, color=col, hatch=hatch, edgecolor="k")
     for p, v in zip(pos, rm, strict=True):
         if v is None or not np.isfinite(v):
-            ax[0].text(p, 0.03, "failed", rotation=90, ha="center", va="bottom", fontsize=7,
-                       transform=ax[0].get_xaxis_transform())
+            ax[0].text(
+                p,
+                0.03,
+                "failed",
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                transform=ax[0].get_xaxis_transform(),
+            )
 ax[0].set(yscale="log", ylabel="RMSE model − SPICE [ns]", title="Iris circuit across corners and temperature")
 ax[0].legend(ncol=4, fontsize=8)
 ax[1].set(ylabel="circuit accuracy", ylim=(0, 1.05))
@@ -114,8 +143,12 @@ save_figure(fig, dirs.figures, "fig_corners_rmse")
 # %%
 mm = res["mismatch"]
 print({k: mm[k] for k in ("n", "n_samples", "samples")}, "seeds", mm["seeds"][:3], "...")
-print("noise-trained PNN:", mm["noise_trained_pnn"] if isinstance(mm["noise_trained_pnn"], str)
-      else {k: mm["noise_trained_pnn"][k] for k in ("sigma_spike", "alpha_tt", "nominal")})
+print(
+    "noise-trained PNN:",
+    mm["noise_trained_pnn"]
+    if isinstance(mm["noise_trained_pnn"], str)
+    else {k: mm["noise_trained_pnn"][k] for k in ("sigma_spike", "alpha_tt", "nominal")},
+)
 if "noise_vs_pnn" in mm:  # the same instances, so paired: noise-trained minus sigma-0 PNN, per instance
     print("PNN(sigma) - PNN(0) per instance:", mm["noise_vs_pnn"])
 fl = [f for f in ("ann", "pnn", "pnn_noise") if f"rmse_{f}_ns" in mm]
@@ -127,8 +160,9 @@ for a, key, lab in ((ax[0], "rmse", "RMSE model − SPICE [ns]"), (ax[1], "acc",
         a.violinplot(data, showmedians=True)
     for i, d in enumerate(data, start=1):
         a.plot(np.full(len(d), i) + np.random.default_rng(i).uniform(-0.08, 0.08, len(d)), d, "k.", ms=3)
-        nom = mm.get(f"nominal_{fl[i - 1]}") or (mm["noise_trained_pnn"]["nominal"] if fl[i - 1] == "pnn_noise"
-                                                   else None)  # fmt: skip
+        nom = mm.get(f"nominal_{fl[i - 1]}") or (
+            mm["noise_trained_pnn"]["nominal"] if fl[i - 1] == "pnn_noise" else None
+        )
         if nom:
             a.hlines(nom["rmse_ns" if key == "rmse" else "acc"], i - 0.3, i + 0.3, colors="r", linestyles="--")
     a.set_xticks(range(1, len(fl) + 1), [f.upper() for f in fl])
@@ -151,11 +185,13 @@ save_figure(fig, dirs.figures, "fig_mismatch_rmse")
 en = res["energy"]
 for f, e in en.items():
     if "per_inference_j" in e:
-        print(f"{f}: {e['per_inference_j'] * 1e12:.3f} pJ/inference, {e['per_sop_j'] * 1e15:.1f} fJ/SOP "
-              f"({e['sops_per_inference']:.1f} SOP), discharger dissipates "
-              f"{e['discharger_dissipated_j'] * 1e12:.3f} pJ; membranes' C V0^2 = {e['membrane_cv2_j'] * 1e12:.3f} "
-              f"pJ; logic per neuron spike {e['logic_j_per_output_spike'] * 1e12:.3f} pJ; probes vs 07: max "
-              f"{e['probes_vs_07_max_abs_ns']} ns, RMS {e['probes_vs_07_rms_ns']} ns")
+        print(
+            f"{f}: {e['per_inference_j'] * 1e12:.3f} pJ/inference, {e['per_sop_j'] * 1e15:.1f} fJ/SOP "
+            f"({e['sops_per_inference']:.1f} SOP), discharger dissipates "
+            f"{e['discharger_dissipated_j'] * 1e12:.3f} pJ; membranes' C V0^2 = {e['membrane_cv2_j'] * 1e12:.3f} "
+            f"pJ; logic per neuron spike {e['logic_j_per_output_spike'] * 1e12:.3f} pJ; probes vs 07: max "
+            f"{e['probes_vs_07_max_abs_ns']} ns, RMS {e['probes_vs_07_rms_ns']} ns"
+        )
 flows_e = [f for f in en if "per_inference_j" in en[f]]
 items = [(g, k) for g, d in en[flows_e[0]]["breakdown"].items() for k in d]
 fig, ax = plt.subplots(figsize=(8, 5))
@@ -180,19 +216,38 @@ save_figure(fig, dirs.figures, "fig_energy_breakdown")
 # %%
 ne = res["nonlinear_e"]
 if "by_degree" in ne:
-    print({k: ne[k] for k in ("rmse_pnn_linear_ns", "rmse_pnn_linear_ode_ns", "rmse_pnn_nonlinear_ns",
-                              "rmse_hidden_linear_ns", "rmse_hidden_nonlinear_ns", "linear_ode_vs_exact_max_abs")})
+    print(
+        {
+            k: ne[k]
+            for k in (
+                "rmse_pnn_linear_ns",
+                "rmse_pnn_linear_ode_ns",
+                "rmse_pnn_nonlinear_ns",
+                "rmse_hidden_linear_ns",
+                "rmse_hidden_nonlinear_ns",
+                "linear_ode_vs_exact_max_abs",
+            )
+        }
+    )
     for d, v in ne["by_degree"].items():
-        print(f"degree {d}: out {v['rmse_out_ns']:.3f} ns, hidden {v['rmse_hidden_ns']:.3f} ns; "
-              f"h_pos {np.round(v['h_pos'], 4)} h_neg {np.round(v['h_neg'], 4)} h_dis {np.round(v['h_dis'], 4)}")
+        print(
+            f"degree {d}: out {v['rmse_out_ns']:.3f} ns, hidden {v['rmse_hidden_ns']:.3f} ns; "
+            f"h_pos {np.round(v['h_pos'], 4)} h_neg {np.round(v['h_neg'], 4)} h_dis {np.round(v['h_dis'], 4)}"
+        )
     print("training cost per epoch:", ne["training_cost_s_per_epoch"])
     u = np.linspace(*ne["by_degree"]["2"]["u_range"], 200)
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for name, col in (("h_pos", "C0"), ("h_neg", "C1"), ("h_dis", "C2")):
-        ax[0].plot(u, np.polynomial.polynomial.polyval(u, ne["linear_e"][name]), "--", color=col,
-                   label=f"{name} linear")
-        ax[0].plot(u, np.polynomial.polynomial.polyval(u, ne["by_degree"]["2"][name]), "-", color=col,
-                   label=f"{name} quadratic")
+        ax[0].plot(
+            u, np.polynomial.polynomial.polyval(u, ne["linear_e"][name]), "--", color=col, label=f"{name} linear"
+        )
+        ax[0].plot(
+            u,
+            np.polynomial.polynomial.polyval(u, ne["by_degree"]["2"][name]),
+            "-",
+            color=col,
+            label=f"{name} quadratic",
+        )
     ax[0].set(xlabel="u = (V0 − V) / V_th", ylabel="I(V) / I(V0)", title="E(v): linear vs quadratic current models")
     ax[0].legend(fontsize=7)
     labels = ["linear (exact)", "linear (ODE)"] + [f"degree {d} (ODE)" for d in ne["by_degree"]]

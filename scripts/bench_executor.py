@@ -83,8 +83,14 @@ def main() -> None:
     a = ap.parse_args()
     jobs = list(range(a.jobs))
     warm = list(range(10_000, 10_000 + a.workers))  # other seeds: one warm-up job per worker
-    res: dict = {"jobs": a.jobs, "workers": a.workers, "rounds": a.rounds, "machine": platform.node(),
-                 "cpus": os.cpu_count(), "load_avg_before": os.getloadavg()}  # fmt: skip
+    res: dict = {
+        "jobs": a.jobs,
+        "workers": a.workers,
+        "rounds": a.rounds,
+        "machine": platform.node(),
+        "cpus": os.cpu_count(),
+        "load_avg_before": os.getloadavg(),
+    }
     load = _Load()
     load.start()
     t0 = time.perf_counter()

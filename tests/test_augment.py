@@ -35,8 +35,12 @@ def test_random_crop_is_a_zero_filled_integer_shift():
     xp = torch.nn.functional.pad(x, (pad,) * 4)
     shifts = []
     for i in range(len(x)):
-        hits = [(dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
-                if torch.equal(y[i], xp[i, :, dy : dy + 12, dx : dx + 12])]  # fmt: skip
+        hits = [
+            (dy, dx)
+            for dy in range(2 * pad + 1)
+            for dx in range(2 * pad + 1)
+            if torch.equal(y[i], xp[i, :, dy : dy + 12, dx : dx + 12])
+        ]
         assert hits, i
         shifts.append(hits[0])
     assert len(set(shifts)) > 1  # not the same shift for every image
@@ -93,8 +97,17 @@ def test_training_with_augment_is_deterministic_and_differs_from_plain():
     torch.set_num_threads(1)
     g = gen(9)
     x, y = torch.rand(32, 1, 28, 28, generator=g), torch.randint(0, 10, (32,), generator=g)
-    cfg = TrainConfig(dataset="fmnist", model="vgg7", width=0.0625, batch_size=16, epochs=1, lr=1e-3, steps=2,
-                      test_steps=2, augment=True)  # fmt: skip
+    cfg = TrainConfig(
+        dataset="fmnist",
+        model="vgg7",
+        width=0.0625,
+        batch_size=16,
+        epochs=1,
+        lr=1e-3,
+        steps=2,
+        test_steps=2,
+        augment=True,
+    )
     l1, w1 = _epoch(cfg, x, y)
     l2, w2 = _epoch(cfg, x, y)
     l3, w3 = _epoch(cfg.replace(augment=False), x, y)

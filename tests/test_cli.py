@@ -25,8 +25,26 @@ from imcpnn.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"train": 60000, "t10k": 10000}
-BASE = ["train", "--epochs", "1", "--train-subset", "32", "--test-subset", "8", "--batch-size", "16",
-        "--test-steps", "3", "--width", "0.05", "--threads", "1", "--device", "cpu", "--no-progress"]  # fmt: skip
+BASE = [
+    "train",
+    "--epochs",
+    "1",
+    "--train-subset",
+    "32",
+    "--test-subset",
+    "8",
+    "--batch-size",
+    "16",
+    "--test-steps",
+    "3",
+    "--width",
+    "0.05",
+    "--threads",
+    "1",
+    "--device",
+    "cpu",
+    "--no-progress",
+]
 
 
 def write_fake_fmnist(folder: Path, *, images_as_dir: bool = False) -> Path:
@@ -81,8 +99,14 @@ def bad_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, s
         "--test-subset too large": (_swap(BASE, "--test-subset", "10001") + ["--out", out], {}, "--test-subset"),
         "--erev 1e-40": (BASE + ["--erev", "1e-40", "--out", out], {}, "--erev"),
     }
-    env0 = {**os.environ, "IMCPNN_DATA": str(data), "IMCPNN_CACHE": str(tmp / "cache"), "IMCPNN_OFFLINE": "1",
-            "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}  # fmt: skip
+    env0 = {
+        **os.environ,
+        "IMCPNN_DATA": str(data),
+        "IMCPNN_CACHE": str(tmp / "cache"),
+        "IMCPNN_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+    }
     with pytest.MonkeyPatch.context() as mp:  # decode the fake data once; the subprocesses read the cache
         mp.setenv("IMCPNN_CACHE", env0["IMCPNN_CACHE"])
         from imcpnn import data as data_module
@@ -93,8 +117,14 @@ def bad_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, s
     for name, (args, env, named) in cases.items():
         cwd = tmp / f"cwd_{len(procs)}"
         cwd.mkdir()
-        p = subprocess.Popen([sys.executable, "-m", "imcpnn", *args], cwd=cwd, env={**env0, **env},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        p = subprocess.Popen(
+            [sys.executable, "-m", "imcpnn", *args],
+            cwd=cwd,
+            env={**env0, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         procs[name] = (p, named, cwd)
     results = {}
     for name, (p, named, cwd) in procs.items():
@@ -105,10 +135,21 @@ def bad_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, s
 
 @pytest.mark.parametrize(
     "case",
-    ["missing data", ".gz path is a directory", "--out is a file", "--out read-only", "--out ''", "--device mps",
-     "--device meta", "corrupt checkpoint", "--train-subset 0", "--train-subset too large",
-     "--test-subset too large", "--erev 1e-40"],
-)  # fmt: skip
+    [
+        "missing data",
+        ".gz path is a directory",
+        "--out is a file",
+        "--out read-only",
+        "--out ''",
+        "--device mps",
+        "--device meta",
+        "corrupt checkpoint",
+        "--train-subset 0",
+        "--train-subset too large",
+        "--test-subset too large",
+        "--erev 1e-40",
+    ],
+)
 def test_bad_input_is_one_line_naming_the_flag_or_file(bad_runs, case):
     r, named, cwd = bad_runs[case]
     lines = r.stderr.strip().splitlines()
@@ -128,10 +169,15 @@ def test_specific_messages(bad_runs):
 
 @pytest.mark.parametrize(
     "args, named",
-    [(["report"], "invalid choice: 'report'"), (["train", "--lr", "nan"], "argument --lr"),
-     (["train", "--test-subset", "0"], "argument --test-subset"), (["train", "--threads", "0"], "argument --threads"),
-     (["train", "--device", "cuda:x"], "argument --device"), (["train", "--erev", "4,1"], "argument --erev")],
-)  # fmt: skip
+    [
+        (["report"], "invalid choice: 'report'"),
+        (["train", "--lr", "nan"], "argument --lr"),
+        (["train", "--test-subset", "0"], "argument --test-subset"),
+        (["train", "--threads", "0"], "argument --threads"),
+        (["train", "--device", "cuda:x"], "argument --device"),
+        (["train", "--erev", "4,1"], "argument --erev"),
+    ],
+)
 def test_flag_errors_in_process_are_one_line(args, named, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(args)
@@ -140,13 +186,22 @@ def test_flag_errors_in_process_are_one_line(args, named, capsys):
 
 
 def test_the_cli_does_not_import_the_reproduction_harness():
-    code = ("import sys, imcpnn.__main__ as m; m.build_parser()\n"
-            "print(json.dumps(sorted(k for k in sys.modules if k.startswith('imcpnn.repro'))))")  # fmt: skip
-    r = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, cwd=ROOT,
-                       check=True, timeout=120)  # fmt: skip
+    code = (
+        "import sys, imcpnn.__main__ as m; m.build_parser()\n"
+        "print(json.dumps(sorted(k for k in sys.modules if k.startswith('imcpnn.repro'))))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
     assert json.loads(r.stdout) == []
     assert "imcpnn.repro" not in (ROOT / "imcpnn" / "__main__.py").read_text().replace(
-        "python -m imcpnn.repro.report", "")  # fmt: skip
+        "python -m imcpnn.repro.report", ""
+    )
 
 
 def test_default_run_folder_is_keyed_by_config_code_and_data(monkeypatch):

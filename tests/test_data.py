@@ -232,9 +232,7 @@ def test_download_checksum_mismatch(isolated: Path, tmp_path: Path, monkeypatch:
     assert list((isolated / "fashion-mnist").iterdir()) == []  # nothing moved into place, no .part left
 
 
-def serve_with_matching_sums(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[np.ndarray, dict, list]:
+def serve_with_matching_sums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, dict, list]:
     """Serve tiny Fashion-MNIST test files and make their MD5 sums the 'published' ones."""
     src = tmp_path / "src"
     images, _ = write_fashion(src, "test")
@@ -246,9 +244,7 @@ def serve_with_matching_sums(
     return images, payload, log
 
 
-def test_download_verified_then_moved(
-    isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_download_verified_then_moved(isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     images, payload, log = serve_with_matching_sums(tmp_path, monkeypatch)
     x, _ = data.load_fashion_mnist("test", raw=True)
     assert torch.equal(x[:, 0], torch.from_numpy(images))

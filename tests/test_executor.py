@@ -34,8 +34,13 @@ def _values(records: list[dict]) -> list:
 
 
 def _check(records: list[dict]) -> None:
-    assert _values(records) == [(0, 0, "ok", 10), (1, 1, "ok", 11), (2, 2, "ok", 14), (3, 3, "failed", None),
-                                (4, 4, "ok", 26)]  # fmt: skip
+    assert _values(records) == [
+        (0, 0, "ok", 10),
+        (1, 1, "ok", 11),
+        (2, 2, "ok", 14),
+        (3, 3, "failed", None),
+        (4, 4, "ok", 26),
+    ]
     bad = records[3]
     assert bad["error"] == "ValueError: job 3 is bad"
     assert "square_or_fail" in bad["traceback"] and "raise ValueError" in bad["traceback"]

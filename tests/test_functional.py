@@ -193,9 +193,7 @@ def test_gradcheck_ttfs():
     w = (torch.rand(3, 6, dtype=torch.float64) * 0.7).requires_grad_(True)
     assert torch.isfinite(F.ttfs(t, w, 2.0)).all()
     assert torch.autograd.gradcheck(lambda a, b: F.ttfs(a, b, 2.0), (t, w))
-    assert torch.autograd.gradcheck(
-        lambda a, b: F.ttfs(a, b, 2.0, method="dstd", steps=7, offset=0.05), (t, w)
-    )
+    assert torch.autograd.gradcheck(lambda a, b: F.ttfs(a, b, 2.0, method="dstd", steps=7, offset=0.05), (t, w))
 
 
 @pytest.mark.parametrize("adjoint", [False, True])
@@ -379,5 +377,4 @@ def test_firing_time_poly_checks_its_polynomial():
     with pytest.raises(ValueError, match="h_dis"):
         F.firing_time_poly(v1, (0.0, 1.0))
     with pytest.raises(ValueError, match="h_pos"):
-        F.rc_spike_potential_poly(v1[:, :2].clamp(0, 1), torch.ones(1, 2, dtype=torch.float64), (float("nan"),),
-                                  (1.0,))
+        F.rc_spike_potential_poly(v1[:, :2].clamp(0, 1), torch.ones(1, 2, dtype=torch.float64), (float("nan"),), (1.0,))

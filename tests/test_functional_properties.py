@@ -12,10 +12,30 @@ from hypothesis import strategies as st
 import imcpnn
 from imcpnn import functional as F
 
-SETTINGS = settings(max_examples=60, deadline=20_000, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
-NAMES = ("t_in", "weight", "e_rev", "E_pos", "E_neg", "steps", "offset", "method", "ode_options", "rtol", "atol",
-         "max_steps", "v_th", "t_max", "dtype", "shape", "t_grid", "e_dis", "solver", "stride", "padding")  # fmt: skip
+SETTINGS = settings(max_examples=60, deadline=20_000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+NAMES = (
+    "t_in",
+    "weight",
+    "e_rev",
+    "E_pos",
+    "E_neg",
+    "steps",
+    "offset",
+    "method",
+    "ode_options",
+    "rtol",
+    "atol",
+    "max_steps",
+    "v_th",
+    "t_max",
+    "dtype",
+    "shape",
+    "t_grid",
+    "e_dis",
+    "solver",
+    "stride",
+    "padding",
+)
 
 e_values = st.one_of(
     st.floats(min_value=0.05, max_value=1e3),
@@ -23,9 +43,16 @@ e_values = st.one_of(
     st.tuples(st.floats(min_value=0.05, max_value=1e3), st.floats(min_value=-1e3, max_value=-0.05)),
 )
 bad_e = st.one_of(
-    st.just(True), st.just(0.0), st.just(-1.0), st.just(float("nan")), st.just("4"), st.just(1e-40),
-    st.just((1.0, 2.0)), st.just((1.0,)), st.just(None),
-)  # fmt: skip
+    st.just(True),
+    st.just(0.0),
+    st.just(-1.0),
+    st.just(float("nan")),
+    st.just("4"),
+    st.just(1e-40),
+    st.just((1.0, 2.0)),
+    st.just((1.0,)),
+    st.just(None),
+)
 
 
 @st.composite
@@ -92,16 +119,27 @@ def test_bad_e_rev_raises_value_error_naming_it(tw, e_rev):
 @SETTINGS
 @given(
     layer(),
-    st.sampled_from([
-        dict(method="dstd", steps=1), dict(method="dstd", steps=0), dict(method="dstd", steps=2.5),
-        dict(method="dstd", steps=True), dict(method="dstd"), dict(method="dstd", steps=4, offset="middle"),
-        dict(method="dstd", steps=4, offset=None), dict(method="dstd", steps=4, offset=0.9),
-        dict(method="exact", steps=0), dict(method="exact", offset="middle"), dict(method="rk4"),
-        dict(method="ode", ode_options={"rtol": "x"}), dict(method="ode", ode_options={"foo": 1}),
-        dict(method="ode", ode_options={"max_steps": 0}), dict(method="ode", ode_options="fast"),
-        dict(method=None),
-    ]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            dict(method="dstd", steps=1),
+            dict(method="dstd", steps=0),
+            dict(method="dstd", steps=2.5),
+            dict(method="dstd", steps=True),
+            dict(method="dstd"),
+            dict(method="dstd", steps=4, offset="middle"),
+            dict(method="dstd", steps=4, offset=None),
+            dict(method="dstd", steps=4, offset=0.9),
+            dict(method="exact", steps=0),
+            dict(method="exact", offset="middle"),
+            dict(method="rk4"),
+            dict(method="ode", ode_options={"rtol": "x"}),
+            dict(method="ode", ode_options={"foo": 1}),
+            dict(method="ode", ode_options={"max_steps": 0}),
+            dict(method="ode", ode_options="fast"),
+            dict(method=None),
+        ]
+    ),
+)
 def test_bad_solver_arguments_raise_value_errors_naming_them(tw, kw):
     t, w = tw
     with pytest.raises((ValueError, TypeError)) as err:
@@ -110,26 +148,32 @@ def test_bad_solver_arguments_raise_value_errors_naming_them(tw, kw):
 
 
 @SETTINGS
-@given(st.sampled_from([
-    lambda: imcpnn.rc_spike(torch.rand(0, 3), torch.randn(2, 3), 2.0),
-    lambda: imcpnn.rc_spike(torch.rand(2, 0), torch.randn(2, 0), 2.0, method="dstd", steps=3),
-    lambda: imcpnn.rc_spike(torch.rand(2, 3), torch.randn(0, 3), 2.0, method="ode"),
-    lambda: imcpnn.rc_spike(torch.rand(2, 3).half(), torch.randn(2, 3).half(), 2.0, method="ode"),
-    lambda: imcpnn.rc_spike(torch.rand(2, 3), torch.randn(2, 3).double(), 2.0),
-    lambda: imcpnn.rc_spike([[0.1]], torch.randn(1, 1), 2.0),
-    lambda: imcpnn.rc_spike(torch.rand(2, 3) + 1.5, torch.randn(2, 3), 2.0),
-    lambda: imcpnn.rc_spike(torch.rand(2, 3), torch.full((2, 3), math.inf), 2.0),
-    lambda: imcpnn.ttfs(torch.rand(2, 3), torch.randn(2, 3), 2.0, method="dstd", steps=4, t_max="1"),
-    lambda: imcpnn.ttfs(torch.rand(2, 3), torch.randn(2, 3), 2.0, v_th=True),
-    lambda: imcpnn.ttfs(-torch.rand(2, 3), torch.randn(2, 3), 2.0),
-    lambda: imcpnn.membrane_trace(torch.rand(2, 3), torch.randn(2, 3), 2.0, torch.tensor([0.5, 1.5])),
-    lambda: imcpnn.membrane_trace(torch.rand(2, 3), torch.randn(2, 3), 2.0, torch.tensor([0.5, math.nan])),
-    lambda: imcpnn.membrane_trace(torch.rand(2, 3), torch.randn(2, 3), 2.0, torch.tensor([0.5]), method="ode"),
-    lambda: F.rc_spike(torch.rand(2, 3), torch.randn(2, 3), 2.0, e_dis=True),
-    lambda: F.rc_spike_conv2d_potential(torch.rand(1, 2, 4, 4), torch.randn(3, 2, 3, 3), 2.0, steps=3, stride=0),
-    lambda: F.rc_spike_conv2d_potential(torch.rand(1, 2, 4, 4), torch.randn(3, 2, 3, 3), 2.0, method="exact"),
-    lambda: F.ttfs_conv2d(torch.rand(1, 2, 4, 4), torch.randn(3, 1, 3, 3), 2.0, steps=3),
-]))  # fmt: skip
+@given(
+    st.sampled_from(
+        [
+            lambda: imcpnn.rc_spike(torch.rand(0, 3), torch.randn(2, 3), 2.0),
+            lambda: imcpnn.rc_spike(torch.rand(2, 0), torch.randn(2, 0), 2.0, method="dstd", steps=3),
+            lambda: imcpnn.rc_spike(torch.rand(2, 3), torch.randn(0, 3), 2.0, method="ode"),
+            lambda: imcpnn.rc_spike(torch.rand(2, 3).half(), torch.randn(2, 3).half(), 2.0, method="ode"),
+            lambda: imcpnn.rc_spike(torch.rand(2, 3), torch.randn(2, 3).double(), 2.0),
+            lambda: imcpnn.rc_spike([[0.1]], torch.randn(1, 1), 2.0),
+            lambda: imcpnn.rc_spike(torch.rand(2, 3) + 1.5, torch.randn(2, 3), 2.0),
+            lambda: imcpnn.rc_spike(torch.rand(2, 3), torch.full((2, 3), math.inf), 2.0),
+            lambda: imcpnn.ttfs(torch.rand(2, 3), torch.randn(2, 3), 2.0, method="dstd", steps=4, t_max="1"),
+            lambda: imcpnn.ttfs(torch.rand(2, 3), torch.randn(2, 3), 2.0, v_th=True),
+            lambda: imcpnn.ttfs(-torch.rand(2, 3), torch.randn(2, 3), 2.0),
+            lambda: imcpnn.membrane_trace(torch.rand(2, 3), torch.randn(2, 3), 2.0, torch.tensor([0.5, 1.5])),
+            lambda: imcpnn.membrane_trace(torch.rand(2, 3), torch.randn(2, 3), 2.0, torch.tensor([0.5, math.nan])),
+            lambda: imcpnn.membrane_trace(torch.rand(2, 3), torch.randn(2, 3), 2.0, torch.tensor([0.5]), method="ode"),
+            lambda: F.rc_spike(torch.rand(2, 3), torch.randn(2, 3), 2.0, e_dis=True),
+            lambda: F.rc_spike_conv2d_potential(
+                torch.rand(1, 2, 4, 4), torch.randn(3, 2, 3, 3), 2.0, steps=3, stride=0
+            ),
+            lambda: F.rc_spike_conv2d_potential(torch.rand(1, 2, 4, 4), torch.randn(3, 2, 3, 3), 2.0, method="exact"),
+            lambda: F.ttfs_conv2d(torch.rand(1, 2, 4, 4), torch.randn(3, 1, 3, 3), 2.0, steps=3),
+        ]
+    )
+)
 def test_bad_tensors_and_options_raise_value_errors_naming_them(call):
     with pytest.raises((ValueError, TypeError)) as err:
         call()

@@ -30,8 +30,10 @@ def _compare(ref, new, rtol=1e-9, atol=1e-11):
     torch.testing.assert_close(gw2, gw1, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize(("e_rev", "stride", "padding", "offset"),
-                         [((2.0, -2.0), 1, 1, 0.031), ((3.5, -1.2), 2, 0, 0.0), ((1.3, -5.0), 1, 2, 0.2)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("e_rev", "stride", "padding", "offset"),
+    [((2.0, -2.0), 1, 1, 0.031), ((3.5, -1.2), 2, 0, 0.0), ((1.3, -5.0), 1, 2, 0.2)],
+)
 def test_rc_spike_conv_matches_the_reference(e_rev, stride, padding, offset, monkeypatch):
     g0 = torch.Generator().manual_seed(4)
     t = torch.rand(3, 4, 7, 7, generator=g0, dtype=F64)
@@ -62,8 +64,9 @@ def test_rc_spike_conv_without_input_gradient():
     v = dstd_fused.rc_spike_conv2d_potential(t, w, (2.0, -2.0), 4, torch.tensor(0.1, dtype=F64), 1, 1)
     v.sum().backward()
     ref = w.detach().clone().requires_grad_(True)
-    dstd.rc_spike_conv2d_potential(t, ref, piecewise.beta_weight(ref, 2.0, -2.0), 4,
-                                   torch.tensor(0.1, dtype=F64), 1, 1).sum().backward()  # fmt: skip
+    dstd.rc_spike_conv2d_potential(
+        t, ref, piecewise.beta_weight(ref, 2.0, -2.0), 4, torch.tensor(0.1, dtype=F64), 1, 1
+    ).sum().backward()
     torch.testing.assert_close(w.grad, ref.grad, rtol=1e-9, atol=1e-11)
 
 
@@ -125,7 +128,8 @@ def test_gradcheck_of_the_fused_layers():
     w = (torch.randn(3, 2, 3, 3, generator=g0, dtype=F64) * 0.4).requires_grad_(True)
     # fast mode (random projections of the Jacobian): float64 convolutions run on the slow reference kernel
     assert torch.autograd.gradcheck(
-        lambda a, b: dstd_fused.rc_spike_conv2d_potential(a, b, (2.0, -2.0), 4, off, 1, 1), (t, w), fast_mode=True)
+        lambda a, b: dstd_fused.rc_spike_conv2d_potential(a, b, (2.0, -2.0), 4, off, 1, 1), (t, w), fast_mode=True
+    )
     tc = _ttfs_inputs((1, 2, 4, 4), g0, 1.0).requires_grad_(True)
     wc = (torch.rand(2, 2, 3, 3, generator=g0, dtype=F64) * 0.5).requires_grad_(True)
 

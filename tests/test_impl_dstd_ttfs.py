@@ -51,13 +51,15 @@ def test_dense_values_and_gradients_match_the_reference(e_rev, offset):
     res = []
     for mod in (dstd, dstd_ttfs):
         tt, ww = t_in.clone().requires_grad_(True), w.clone().requires_grad_(True)
-        out = mod.ttfs(tt, ww, piecewise.beta_weight(ww, e_rev, -e_rev), 1.0, 9,
-                       torch.tensor(offset, dtype=torch.float64), 1.0)  # fmt: skip
+        out = mod.ttfs(
+            tt, ww, piecewise.beta_weight(ww, e_rev, -e_rev), 1.0, 9, torch.tensor(offset, dtype=torch.float64), 1.0
+        )
         loss = torch.where(torch.isfinite(out), out * weights, torch.zeros_like(out)).sum()
         res.append(torch.autograd.grad(loss, (tt, ww)))
     for a, b in zip(*res):
-        torch.testing.assert_close(torch.nan_to_num(a, posinf=0.0), torch.nan_to_num(b, posinf=0.0), rtol=1e-8,
-                                   atol=1e-10)  # fmt: skip
+        torch.testing.assert_close(
+            torch.nan_to_num(a, posinf=0.0), torch.nan_to_num(b, posinf=0.0), rtol=1e-8, atol=1e-10
+        )
 
 
 def test_gradcheck_of_the_fused_crossing():
@@ -91,13 +93,15 @@ def test_conv_layer_matches_the_reference_end_to_end():
     assert torch.isfinite(o1).any() and torch.equal(torch.isinf(o1), torch.isinf(o2))
     fin = torch.isfinite(o1)
     torch.testing.assert_close(o2[fin], o1[fin], rtol=1e-10, atol=1e-12)
-    torch.testing.assert_close(torch.nan_to_num(gt2, posinf=0.0), torch.nan_to_num(gt1, posinf=0.0), rtol=1e-8,
-                               atol=1e-10)  # fmt: skip
+    torch.testing.assert_close(
+        torch.nan_to_num(gt2, posinf=0.0), torch.nan_to_num(gt1, posinf=0.0), rtol=1e-8, atol=1e-10
+    )
     torch.testing.assert_close(gw2, gw1, rtol=1e-8, atol=1e-10)
 
 
 def test_phi2_is_smooth_across_the_series_switch():
     x = torch.tensor([0.0, 0.0099999, 0.0100001, 0.5, 30.0], dtype=torch.float64)
-    want = torch.tensor([0.5] + [(-math.expm1(-v) - v * math.exp(-v)) / v**2 for v in x.tolist()[1:]],
-                        dtype=torch.float64)  # fmt: skip
+    want = torch.tensor(
+        [0.5] + [(-math.expm1(-v) - v * math.exp(-v)) / v**2 for v in x.tolist()[1:]], dtype=torch.float64
+    )
     torch.testing.assert_close(dstd_ttfs.phi2(x), want, rtol=1e-9, atol=0)

@@ -58,10 +58,24 @@ def test_beta_weight_is_nonnegative_and_zero_in_the_ideal_limit():
 def test_first_crossing_on_a_ramp():
     # one interval, f = 0, g = 2: v = 2 t crosses 1 at t = 0.5
     start = torch.zeros(1, 1, 1)
-    t = pw.first_crossing(start, torch.ones(1, 1, 1), torch.zeros(1, 1, 1), torch.full((1, 1, 1), 2.0),
-                          torch.zeros(1, 1, 1), torch.full((1, 1, 1), 2.0), 1.0)
+    t = pw.first_crossing(
+        start,
+        torch.ones(1, 1, 1),
+        torch.zeros(1, 1, 1),
+        torch.full((1, 1, 1), 2.0),
+        torch.zeros(1, 1, 1),
+        torch.full((1, 1, 1), 2.0),
+        1.0,
+    )
     assert t.item() == pytest.approx(0.5, rel=1e-12)
     # g - f v_th <= 0: the potential saturates below threshold, no crossing
-    never = pw.first_crossing(start, torch.full((1, 1, 1), math.inf), torch.full((1, 1, 1), 4.0),
-                              torch.full((1, 1, 1), 2.0), torch.zeros(1, 1, 1), torch.full((1, 1, 1), 0.5), 1.0)
+    never = pw.first_crossing(
+        start,
+        torch.full((1, 1, 1), math.inf),
+        torch.full((1, 1, 1), 4.0),
+        torch.full((1, 1, 1), 2.0),
+        torch.zeros(1, 1, 1),
+        torch.full((1, 1, 1), 0.5),
+        1.0,
+    )
     assert math.isinf(never.item())

@@ -61,8 +61,9 @@ def test_source_edit_in_a_copy_changes_the_fingerprint_and_misses(tmp_path):
     env.pop(cache.ENV_RECOMPUTE, None)
 
     def probe() -> dict:
-        out = subprocess.run([sys.executable, "-c", PROBE], cwd=root, env=env, capture_output=True, text=True,
-                             timeout=300, check=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE], cwd=root, env=env, capture_output=True, text=True, timeout=300, check=True
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     first = probe()

@@ -73,8 +73,11 @@ def test_paper_profile_is_the_full_setting():
 
 def test_peak_test_verdicts():
     seeds = [0, 1, 2]
-    peaked = {1.0: dict(zip(seeds, [30.0, 31.0, 29.5])), 3.0: dict(zip(seeds, [35.0, 36.1, 34.8])),
-              100.0: dict(zip(seeds, [32.0, 33.2, 31.5]))}  # fmt: skip
+    peaked = {
+        1.0: dict(zip(seeds, [30.0, 31.0, 29.5])),
+        3.0: dict(zip(seeds, [35.0, 36.1, 34.8])),
+        100.0: dict(zip(seeds, [32.0, 33.2, 31.5])),
+    }
     out = C.peak_test(peaked, 3.0, 100.0, 1.0)
     assert out["verdict"] == "resolved" and out["vs_ann"]["seeds"] == seeds
     assert math.isclose(out["vs_ann"]["mean"], (3.0 + 2.9 + 3.3) / 3)
@@ -151,20 +154,54 @@ def test_cli_reproduces_a_cnn_run(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli, "_load_data", lambda config: synthetic_cifar(0))
     s = C.settings("quick")
     want = C.base_config(s, e_rev=3.0, seed=2)
-    args = ["train", "--dataset", "cifar10", "--model", "vgg7", "--width", f"{want.width}", "--erev", "3",
-            "--steps", "4", "--test-steps", "10", "--epochs", f"{want.epochs}", "--batch-size", f"{want.batch_size}",
-            "--lr", f"{want.lr}", "--lr-schedule", "cosine", "--seed", "2", "--train-subset", f"{want.train_subset}",
-            "--test-subset", f"{want.test_subset}", "--val-size", f"{want.val_size}",
-            *(["--augment"] if want.augment else []),
-            "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"]  # fmt: skip
+    args = [
+        "train",
+        "--dataset",
+        "cifar10",
+        "--model",
+        "vgg7",
+        "--width",
+        f"{want.width}",
+        "--erev",
+        "3",
+        "--steps",
+        "4",
+        "--test-steps",
+        "10",
+        "--epochs",
+        f"{want.epochs}",
+        "--batch-size",
+        f"{want.batch_size}",
+        "--lr",
+        f"{want.lr}",
+        "--lr-schedule",
+        "cosine",
+        "--seed",
+        "2",
+        "--train-subset",
+        f"{want.train_subset}",
+        "--test-subset",
+        f"{want.test_subset}",
+        "--val-size",
+        f"{want.val_size}",
+        *(["--augment"] if want.augment else []),
+        "--out",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     assert cli.main(args) == 0
     assert got["config"] == want
 
 
 def test_cli_command_round_trips_every_quick_config(monkeypatch, tmp_path):
     got = []
-    monkeypatch.setattr(cli, "train", lambda config, out, **kw: (got.append(config), {"epochs": [
-        {"test_accuracy": 0.1, "train_loss": 1.0}]})[1])  # fmt: skip
+    monkeypatch.setattr(
+        cli,
+        "train",
+        lambda config, out, **kw: (got.append(config), {"epochs": [{"test_accuracy": 0.1, "train_loss": 1.0}]})[1],
+    )
     monkeypatch.setattr(cli, "_load_data", lambda config: synthetic_cifar(0))
     cfgs = C.all_configs(C.settings("quick"))
     for c in cfgs[:3] + cfgs[-2:]:

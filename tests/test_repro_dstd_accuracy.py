@@ -37,8 +37,11 @@ def test_slope_verdict_bands():
 
 def test_compute_smoke_is_deterministic_and_rows_are_valid(tmp_path, monkeypatch):
     monkeypatch.setattr(profiles, "output_dirs", lambda p: OutputDirs(tmp_path, tmp_path, tmp_path / "runs"))
-    monkeypatch.setattr(da, "settings_for", lambda p: dict(n_in=50, samples=10, neurons=2, trace_neurons=2,
-                                                           m=[4, 8, 16, 32, 64], e=[1, 4, 32, 64]))  # fmt: skip
+    monkeypatch.setattr(
+        da,
+        "settings_for",
+        lambda p: dict(n_in=50, samples=10, neurons=2, trace_neurons=2, m=[4, 8, 16, 32, 64], e=[1, 4, 32, 64]),
+    )
     first = da.compute("smoke")
     again = da.compute("smoke")  # smoke recomputes: the seeded curve must come out identical
     assert first["error_random_offset"] == again["error_random_offset"]

@@ -16,10 +16,23 @@ from imcpnn.repro.report import check_verdict
 
 TINY = dataclasses.replace(
     bench.config_for("smoke"),
-    n_in=(8, 16, 24), n_out=4, batch=2, samples=4, repeats=1, ode_n_in_max=16, ode_rtols=(1e-2,),
-    accuracy_size=(2, 8, 3), target=(24, 4, 2), conv_batch=1, conv_width=1 / 32, conv_image=8, ttfs_conv_batch=1,
-    ttfs_conv_width=0.125, ttfs_conv_image=4, ttfs_point=(16, 4, 2),
-)  # fmt: skip
+    n_in=(8, 16, 24),
+    n_out=4,
+    batch=2,
+    samples=4,
+    repeats=1,
+    ode_n_in_max=16,
+    ode_rtols=(1e-2,),
+    accuracy_size=(2, 8, 3),
+    target=(24, 4, 2),
+    conv_batch=1,
+    conv_width=1 / 32,
+    conv_image=8,
+    ttfs_conv_batch=1,
+    ttfs_conv_width=0.125,
+    ttfs_conv_image=4,
+    ttfs_point=(16, 4, 2),
+)
 CPU = torch.device("cpu")
 
 
@@ -28,13 +41,21 @@ def payload():
     acc = bench.accuracy_match(TINY, CPU)
     sweeps = {m: bench.run_layer_sweep(m, TINY, CPU, acc["ode_options"]) for m in ("rc_spike", "ttfs")}
     p = {
-        "schema": bench.SCHEMA_VERSION, "config": TINY.as_dict(), "device": "cpu", "device_name": "test",
-        "threads": 1, "memory_method": _measure.memory_method(CPU), "accuracy_match": acc, "sweeps": sweeps,
-        "conv": bench.run_conv(TINY, CPU), "summary": summ.summarize(sweeps, TINY),
+        "schema": bench.SCHEMA_VERSION,
+        "config": TINY.as_dict(),
+        "device": "cpu",
+        "device_name": "test",
+        "threads": 1,
+        "memory_method": _measure.memory_method(CPU),
+        "accuracy_match": acc,
+        "sweeps": sweeps,
+        "conv": bench.run_conv(TINY, CPU),
+        "summary": summ.summarize(sweeps, TINY),
         "conv_layers": bench.run_conv_layers("rc_spike", TINY, CPU),
         "ttfs_conv_layers": bench.run_conv_layers("ttfs", TINY, CPU),
-        "ttfs_dense": bench.run_ttfs_dense(TINY, CPU), "ttfs_point": bench.run_ttfs_point(TINY, CPU),
-    }  # fmt: skip
+        "ttfs_dense": bench.run_ttfs_dense(TINY, CPU),
+        "ttfs_point": bench.run_ttfs_point(TINY, CPU),
+    }
     p["paper_comparison"] = summ.paper_comparison(p)
     return p
 

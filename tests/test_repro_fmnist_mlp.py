@@ -76,7 +76,8 @@ def test_pointing_imcpnn_data_at_other_data_retrains(isolated_runs, tiny_fmnist,
     import gzip
 
     (other / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(
-        gzip.compress(fmnist_tiny._idx((labels + 1) % 10), mtime=0))  # fmt: skip
+        gzip.compress(fmnist_tiny._idx((labels + 1) % 10), mtime=0)
+    )
     c = tiny_config()
     fmnist_tiny.use(monkeypatch, tiny_fmnist)
     first = X.run(c, "smoke", progress=False, device="cpu")
@@ -125,14 +126,21 @@ def test_a_source_edit_retrains(tmp_path, tiny_fmnist):
     pkg, work = tmp_path / "pkg", tmp_path / "work"
     shutil.copytree(ROOT / "imcpnn", pkg / "imcpnn", ignore=shutil.ignore_patterns("__pycache__"))
     work.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(pkg), "IMCPNN_DATA": str(tiny_fmnist), "IMCPNN_OFFLINE": "1",
-           "IMCPNN_CACHE": str(tiny_fmnist / "cache"), "PYTHONHASHSEED": "0"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(pkg),
+        "IMCPNN_DATA": str(tiny_fmnist),
+        "IMCPNN_OFFLINE": "1",
+        "IMCPNN_CACHE": str(tiny_fmnist / "cache"),
+        "PYTHONHASHSEED": "0",
+    }
     env.pop(cache.ENV_RECOMPUTE, None)
     cfg = json.dumps(tiny_config().to_dict())
 
     def go() -> dict:
-        r = subprocess.run([sys.executable, "-c", _SCRIPT, cfg], cwd=work, env=env, capture_output=True, text=True,
-                           timeout=240)  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-c", _SCRIPT, cfg], cwd=work, env=env, capture_output=True, text=True, timeout=240
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -261,9 +269,17 @@ def test_run_lock_serialises_processes_and_takes_over_stale_locks(tmp_path):
         holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     assert not lock.exists()
     lock.write_text(str(holder.pid))  # a live holder: we wait for it
-    waiter = subprocess.Popen([sys.executable, "-c", f"from pathlib import Path\nfrom imcpnn.repro.fmnist_mlp import "
-                               f"run_lock\nwith run_lock(Path({str(tmp_path)!r}), poll_s=0.1):\n    print('got it')"],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    waiter = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from pathlib import Path\nfrom imcpnn.repro.fmnist_mlp import "
+            f"run_lock\nwith run_lock(Path({str(tmp_path)!r}), poll_s=0.1):\n    print('got it')",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         with pytest.raises(subprocess.TimeoutExpired):
             waiter.wait(timeout=8)

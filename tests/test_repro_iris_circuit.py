@@ -63,8 +63,14 @@ def test_regularisers_P_and_V():
 
 def test_train_config_table2_and_objective_terms():
     cfg = ic.train_config("pnn", DEV, 10)
-    assert (cfg.lr, cfg.batch_size, cfg.tau_soft, cfg.gamma1, cfg.gamma_w, cfg.gamma_v) == (1e-3, 50, 0.07, 0.1,
-                                                                                             1e-2, 0.2)
+    assert (cfg.lr, cfg.batch_size, cfg.tau_soft, cfg.gamma1, cfg.gamma_w, cfg.gamma_v) == (
+        1e-3,
+        50,
+        0.07,
+        0.1,
+        1e-2,
+        0.2,
+    )
     assert cfg.e_rev == (2.65, -1.40) and cfg.e_dis == 6.15
     ann = ic.train_config("ann", DEV, 10)
     assert ann.e_rev == 100.0 and ann.e_dis is None
@@ -122,20 +128,42 @@ def test_accuracy_counts_all_silent_samples_as_wrong():
 def _fake_result(r_ann: float, r_pnn: float) -> dict:
     flows = {}
     for f, r in (("ann", r_ann), ("pnn", r_pnn)):
-        flows[f] = {"rmse_test_ns": r, "alpha": [1.02, 0.97] if f == "ann" else [1.04, 1.04], "n_test": 50,
-                    "accuracy_model": 0.94, "accuracy_spice": 0.9, "n_failed": 0,
-                    "search_train": {"evaluations": [{"failed": 0, "unmappable": 2}], "best_alpha": [1.0, 1.0]}}
-    out = {"flows": flows, "device_values": DEV, "settings": dict(ic.SETTINGS["quick"], flows=["ann", "pnn"]),
-           "profile_label": "quick"}  # fmt: skip
+        flows[f] = {
+            "rmse_test_ns": r,
+            "alpha": [1.02, 0.97] if f == "ann" else [1.04, 1.04],
+            "n_test": 50,
+            "accuracy_model": 0.94,
+            "accuracy_spice": 0.9,
+            "n_failed": 0,
+            "search_train": {"evaluations": [{"failed": 0, "unmappable": 2}], "best_alpha": [1.0, 1.0]},
+        }
+    out = {
+        "flows": flows,
+        "device_values": DEV,
+        "settings": dict(ic.SETTINGS["quick"], flows=["ann", "pnn"]),
+        "profile_label": "quick",
+    }
     return ic.summarize(out)
 
 
-@pytest.mark.parametrize("r_ann,r_pnn,verdict", [(40.0, 2.0, "reproduced"), (30.0, 6.0, "partially"),
-                                                 (20.0, 10.0, "not reproduced")])  # fmt: skip
+@pytest.mark.parametrize(
+    "r_ann,r_pnn,verdict", [(40.0, 2.0, "reproduced"), (30.0, 6.0, "partially"), (20.0, 10.0, "not reproduced")]
+)
 def test_summary_keys_and_claim_verdict(r_ann, r_pnn, verdict):
     res = _fake_result(r_ann, r_pnn)
-    for k in ("rmse_ann_to_imc_ns", "rmse_pnn_to_imc_ns", "rmse_ratio", "alpha_2d", "alpha_1d", "n_test",
-              "e_rev_used", "e_dis_used", "accuracy_model", "accuracy_spice", "failed_simulations"):
+    for k in (
+        "rmse_ann_to_imc_ns",
+        "rmse_pnn_to_imc_ns",
+        "rmse_ratio",
+        "alpha_2d",
+        "alpha_1d",
+        "n_test",
+        "e_rev_used",
+        "e_dis_used",
+        "accuracy_model",
+        "accuracy_spice",
+        "failed_simulations",
+    ):
         assert k in res
     assert res["rmse_ratio"] == pytest.approx(r_ann / r_pnn) and res["alpha_1d"] == 1.04
     rows = ic.paper_comparison(res)

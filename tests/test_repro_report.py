@@ -10,8 +10,15 @@ from imcpnn.repro.paper import DSTD_COST, Ref
 
 
 def _row(**kw):
-    base = dict(figure="Fig. 3d", quantity="exact / DSTD time", paper=30.0, ours="60x", verdict="reproduced",
-                ours_settings="N_in = 1000, CPU", paper_settings="V100")  # fmt: skip
+    base = dict(
+        figure="Fig. 3d",
+        quantity="exact / DSTD time",
+        paper=30.0,
+        ours="60x",
+        verdict="reproduced",
+        ours_settings="N_in = 1000, CPU",
+        paper_settings="V100",
+    )
     return {**base, **kw}
 
 
@@ -62,8 +69,12 @@ def test_old_schema_renders_as_an_error_row(tmp_path):
 
 
 def test_header_counts_the_rows(tmp_path):
-    rows = [_row(), _row(verdict="partially"), _row(verdict="not comparable (different setting: CPU)"),
-            _row(verdict="calibrated to the paper (not a reproduction)")]  # fmt: skip
+    rows = [
+        _row(),
+        _row(verdict="partially"),
+        _row(verdict="not comparable (different setting: CPU)"),
+        _row(verdict="calibrated to the paper (not a reproduction)"),
+    ]
     (tmp_path / "a.json").write_text(json.dumps({"profile": "quick", "paper_comparison": rows}))
     text = report.render(tmp_path)
     assert "Verdicts: 1 reproduced, 1 partially, 1 not comparable, 1 calibrated to the paper." in text

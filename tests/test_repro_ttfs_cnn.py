@@ -31,8 +31,14 @@ def images(n: int = 4, seed: int = 0) -> torch.Tensor:
 def test_shapes_and_paper_architecture():
     net = models.ttfs_cnn(4.0, steps=4, test_steps=6, width=0.25)
     outs = net.layer_outputs(images(3))
-    assert [tuple(o.shape) for o in outs] == [(3, 4, 28, 28), (3, 4, 28, 28), (3, 8, 14, 14), (3, 8, 14, 14),
-                                              (3, 32), (3, 10)]  # fmt: skip
+    assert [tuple(o.shape) for o in outs] == [
+        (3, 4, 28, 28),
+        (3, 4, 28, 28),
+        (3, 8, 14, 14),
+        (3, 8, 14, 14),
+        (3, 32),
+        (3, 10),
+    ]
     full = models.build("ttfs-cnn", 4.0)  # the paper's widths: Conv(16)-Conv(16)-PL-Conv(32)-Conv(32)-PL-128-10
     shapes = [tuple(m.weight.shape) for m in models.spiking_layers(full)]
     assert shapes == [(16, 1, 3, 3), (16, 16, 3, 3), (32, 16, 3, 3), (32, 32, 3, 3), (128, 32 * 7 * 7), (10, 128)]
@@ -125,8 +131,10 @@ def test_objective_adds_the_firing_regularizer():
     y = torch.tensor([1, 2])
     with_q = objective(net, t, y, cfg)
     without = objective(net, t, y, cfg.replace(gamma2=0.0))
-    q = sum(float((((ti.unsqueeze(1) < to.unsqueeze(2)) & torch.isfinite(ti).unsqueeze(1)) * w).sum((1, 2)).mean())
-            for ti, w, to in net.last_io)  # fmt: skip
+    q = sum(
+        float((((ti.unsqueeze(1) < to.unsqueeze(2)) & torch.isfinite(ti).unsqueeze(1)) * w).sum((1, 2)).mean())
+        for ti, w, to in net.last_io
+    )
     assert len(net.last_io) == 2 and q > 0
     # the difference of two float32 losses: its rounding is a few ulp of the loss itself
     ulp = 4 * torch.finfo(torch.float32).eps * abs(float(without))
@@ -231,7 +239,14 @@ def test_settings_and_cells():
         assert all((e, m, "fixed", sd) in cells for e in s["d_e"] for m in s["d_m"] for sd in s["seeds"])
         assert s["grid14_e"] in s["scale_e"]
     p = T.base_config(T.settings("paper"))
-    assert (p.lr, p.batch_size, p.epochs, p.gamma1, p.t_ref, p.tau_soft, p.width) == (2e-4, 32, 150, 0.02, 3.2,
-                                                                                     0.07, 1.0)  # fmt: skip
+    assert (p.lr, p.batch_size, p.epochs, p.gamma1, p.t_ref, p.tau_soft, p.width) == (
+        2e-4,
+        32,
+        150,
+        0.02,
+        3.2,
+        0.07,
+        1.0,
+    )
     with pytest.raises(ValueError, match="profile"):
         T.settings("huge")

@@ -24,18 +24,32 @@ def test_integrate_is_exact_on_linear_pieces_and_cuts_the_window():
 
 def test_deck_sources_lists_the_top_level_sources_only():
     deck = "* t\n.subckt a x y\nVin x y 0\n.ends a\nV1 n1 0 1.8\nVam n1 n2 0\nvb n3 n4 PULSE(0 1 1n)\nX1 n2 0 a\n.end\n"
-    assert en.deck_sources(deck) == {"v1": ("n1", "0", "1.8"), "vam": ("n1", "n2", "0"),
-                                     "vb": ("n3", "n4", "pulse(0 1 1n)")}  # fmt: skip
+    assert en.deck_sources(deck) == {
+        "v1": ("n1", "0", "1.8"),
+        "vam": ("n1", "n2", "0"),
+        "vb": ("n3", "n4", "pulse(0 1 1n)"),
+    }
 
 
 def test_capacitor_charged_through_a_switch_takes_cv2_from_the_source_and_stores_half():
     sim.require_ngspice()
     c, v = 1e-12, 1.0
-    deck = "\n".join([
-        "* ideal source -> switch -> capacitor", f"Vs s 0 {v}", "Vctl ctl 0 PULSE(0 1 10n 0.1n 0.1n 1 2)",
-        "S1 s cap ctl 0 sw", ".model sw sw vt=0.5 vh=0.1 ron=1k roff=1e12", f"C1 cap 0 {c} ic=0",
-        ".save i(vs) i(vctl) v(s) v(ctl) v(cap)", ".tran 0.01n 60n 0 0.05n uic", ".end",
-    ]) + "\n"  # fmt: skip
+    deck = (
+        "\n".join(
+            [
+                "* ideal source -> switch -> capacitor",
+                f"Vs s 0 {v}",
+                "Vctl ctl 0 PULSE(0 1 10n 0.1n 0.1n 1 2)",
+                "S1 s cap ctl 0 sw",
+                ".model sw sw vt=0.5 vh=0.1 ron=1k roff=1e12",
+                f"C1 cap 0 {c} ic=0",
+                ".save i(vs) i(vctl) v(s) v(ctl) v(cap)",
+                ".tran 0.01n 60n 0 0.05n uic",
+                ".end",
+            ]
+        )
+        + "\n"
+    )
     out = sim.run_netlist(deck, "cap_switch")
     e = en.energy_by_source(out, deck)
     stored = 0.5 * c * out["v(cap)"][-1] ** 2

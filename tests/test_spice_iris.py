@@ -22,8 +22,15 @@ def synthetic_map() -> si.WeightMap:
     """Exponential (sub-threshold-like) I(V_g) maps: NMOS rising, PMOS falling with V_g."""
     vg_n = np.linspace(0.2, 0.9, 351)
     vg_p = np.linspace(0.9, 1.6, 351)
-    return si.WeightMap(vg_n, 1e-12 * np.exp((vg_n - 0.2) / 0.05), vg_p, 1e-6 * np.exp(-(vg_p - 0.9) / 0.06),
-                        c_m=140e-15, v_th=0.93, t_circ=1e-6)  # fmt: skip
+    return si.WeightMap(
+        vg_n,
+        1e-12 * np.exp((vg_n - 0.2) / 0.05),
+        vg_p,
+        1e-6 * np.exp(-(vg_p - 0.9) / 0.06),
+        c_m=140e-15,
+        v_th=0.93,
+        t_circ=1e-6,
+    )
 
 
 def pwl_points(deck: str, name: str) -> list[tuple[float, float]]:
@@ -123,8 +130,11 @@ def test_out_of_range_weight_names_layer_synapse_and_range():
     hi = wm.weight_range()["neg"][1]
     w = np.zeros((5, 5))
     w[1, 2] = -1.5 * hi
-    with pytest.raises(ValueError, match=r"output layer: weight w\[1, 2\].*input 2 to neuron 1.*negative-weight "
-                                         r"current range.*\|w\| in \["):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"output layer: weight w\[1, 2\].*input 2 to neuron 1.*negative-weight "
+        r"current range.*\|w\| in \[",
+    ):
         wm.gates(w, layer="output layer")
     # a scale pushes a representable weight out of range too, and is named
     w[1, 2] = -0.9 * hi
@@ -166,8 +176,13 @@ def test_executor_kills_a_runaway_worker_and_records_failures():
         pids = pool.map(os.getpid, [((), {}), ((), {})], timeout_s=60, progress=False)
         assert all(r.ok for r in pids)
         t0 = time.perf_counter()
-        res = pool.map(time.sleep, [((0.05,), {}), ((60,), {}), ((0.05,), {})], timeout_s=2.0, progress=False,
-                       netlist_of=lambda i: f"deck{i}.cir")  # fmt: skip
+        res = pool.map(
+            time.sleep,
+            [((0.05,), {}), ((60,), {}), ((0.05,), {})],
+            timeout_s=2.0,
+            progress=False,
+            netlist_of=lambda i: f"deck{i}.cir",
+        )
         assert time.perf_counter() - t0 < 30  # not waited for
         assert [r.ok for r in res] == [True, False, True]
         assert res[1].error.startswith("timeout") and res[1].netlist == "deck1.cir"

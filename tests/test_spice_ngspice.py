@@ -24,13 +24,24 @@ def ngspice_ready():
 
 
 def _nmos_deck(models: str, vg: float = 0.5) -> str:
-    return "\n".join([
-        "* one NMOS, W = 1 um, L = 0.25 um", models,
-        "XM1 d g 0 0 sky130_fd_pr__nfet_01v8 W=1 L=0.25",
-        "XM2 d2 g2 vdd vdd sky130_fd_pr__pfet_01v8 W=1 L=0.25",
-        "Vdd vdd 0 1.8", f"Vg g 0 {vg}", "Vg2 g2 0 1.2", "Vd2 d2 0 0.5", "Vd d 0 1.3",
-        ".dc Vd 0 1.8 0.05", ".end",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                "* one NMOS, W = 1 um, L = 0.25 um",
+                models,
+                "XM1 d g 0 0 sky130_fd_pr__nfet_01v8 W=1 L=0.25",
+                "XM2 d2 g2 vdd vdd sky130_fd_pr__pfet_01v8 W=1 L=0.25",
+                "Vdd vdd 0 1.8",
+                f"Vg g 0 {vg}",
+                "Vg2 g2 0 1.2",
+                "Vd2 d2 0 0.5",
+                "Vd d 0 1.3",
+                ".dc Vd 0 1.8 0.05",
+                ".end",
+            ]
+        )
+        + "\n"
+    )
 
 
 def test_trimmed_equals_full_library():

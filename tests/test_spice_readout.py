@@ -119,8 +119,15 @@ def test_fit_relative_poly_recovers_a_quadratic_current_and_reduces_to_lambda():
     assert ro.fit_relative_poly(v, i, v0=v0, v_th=v_th, degree=1, v_range=(0.3, 1.5)).rms_rel > 1e-3
 
 
-@pytest.mark.parametrize("kw, match", [({"degree": 0}, "degree"), ({"degree": 6}, "degree"),
-                                       ({"v_th": 0.0}, "v_th"), ({"v_range": (1.0, 0.5)}, "v_range")])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"degree": 0}, "degree"),
+        ({"degree": 6}, "degree"),
+        ({"v_th": 0.0}, "v_th"),
+        ({"v_range": (1.0, 0.5)}, "v_range"),
+    ],
+)
 def test_fit_relative_poly_rejects_bad_arguments(kw, match):
     v = np.linspace(0.0, 1.8, 50)
     args = {"v0": 1.3, "v_th": 0.93, **kw}

@@ -25,22 +25,45 @@ RUNAWAY = "* runaway\nR1 a b 1k\nC1 b 0 1n\nV1 a 0 sin(0 1 1meg)\n.tran 10p 1m\n
 
 # ngspice 39 output, captured through the shared library (stderr lines first, then stdout)
 CAPTURED = {
-    "title echo": ["Note: No compatibility mode selected!", "Circuit: * error budget",
-                   "Doing analysis at TEMP = 27.000000 and TNOM = 27.000000", "No. of Data Rows : 1"],
-    "bad element": ["warning, can't find model 'b' from line", "qx a b", "Error on line 4 or its substitute:",
-                    "qx a b", "could not find a valid modelname", "Circuit: * t"],
+    "title echo": [
+        "Note: No compatibility mode selected!",
+        "Circuit: * error budget",
+        "Doing analysis at TEMP = 27.000000 and TNOM = 27.000000",
+        "No. of Data Rows : 1",
+    ],
+    "bad element": [
+        "warning, can't find model 'b' from line",
+        "qx a b",
+        "Error on line 4 or its substitute:",
+        "qx a b",
+        "could not find a valid modelname",
+        "Circuit: * t",
+    ],
     "unknown subckt": ["Error: unknown subckt: x1 a 0 nosuch", "Circuit: * t"],
     "missing include": ["Error: Could not find include file /nonexistent/file.lib"],
-    "no convergence": ["Warning: singular matrix:  check node v1#branch", "Warning: Dynamic gmin stepping failed",
-                       "Warning: source stepping failed", "Error: Transient op failed, timestep too small",
-                       "doAnalyses: OP:  Timestep too small; cause unrecorded.", "run simulation(s) aborted",
-                       "DC solution failed -"],
-    "no such source": ['Fatal error: DC Transfer Function: Voltage source, current source, or resistor named '
-                       '"vnone" is not in the circuit', "doAnalyses: no such device", "run simulation(s) aborted"],
-    "recovered (warnings only)": ["Warning: singular matrix:  check node c", "Warning: Dynamic gmin stepping failed",
-                                  "Supplies reduced to   0.1000% Warning: source stepping failed",
-                                  "Note: Transient op finished successfully", "No. of Data Rows : 59"],
-}  # fmt: skip
+    "no convergence": [
+        "Warning: singular matrix:  check node v1#branch",
+        "Warning: Dynamic gmin stepping failed",
+        "Warning: source stepping failed",
+        "Error: Transient op failed, timestep too small",
+        "doAnalyses: OP:  Timestep too small; cause unrecorded.",
+        "run simulation(s) aborted",
+        "DC solution failed -",
+    ],
+    "no such source": [
+        "Fatal error: DC Transfer Function: Voltage source, current source, or resistor named "
+        '"vnone" is not in the circuit',
+        "doAnalyses: no such device",
+        "run simulation(s) aborted",
+    ],
+    "recovered (warnings only)": [
+        "Warning: singular matrix:  check node c",
+        "Warning: Dynamic gmin stepping failed",
+        "Supplies reduced to   0.1000% Warning: source stepping failed",
+        "Note: Transient op finished successfully",
+        "No. of Data Rows : 59",
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +82,28 @@ def ngspice():
         ("bad element", ["Error on line 4 or its substitute:", "qx a b", "could not find a valid modelname"]),
         ("unknown subckt", ["Error: unknown subckt: x1 a 0 nosuch"]),
         ("missing include", ["Error: Could not find include file /nonexistent/file.lib"]),
-        ("no convergence", ["Error: Transient op failed, timestep too small",
-                            "doAnalyses: OP:  Timestep too small; cause unrecorded.", "run simulation(s) aborted"]),
+        (
+            "no convergence",
+            [
+                "Error: Transient op failed, timestep too small",
+                "doAnalyses: OP:  Timestep too small; cause unrecorded.",
+                "run simulation(s) aborted",
+            ],
+        ),
         ("no such source", [CAPTURED["no such source"][0], "doAnalyses: no such device", "run simulation(s) aborted"]),
     ],
-)  # fmt: skip
+)
 def test_only_ngspice_error_reports_count(case, expected):
     assert sim.ngspice_errors(CAPTURED[case]) == expected
 
 
 def test_point_estimates():
-    est = dict(sim.estimate_points(
-        "* title .tran 1p 1\n.tran 10p 1m\n.tran 1n 2u 0 10n uic\n.TRAN 0.1u 10u 5u\n.dc Vd 0 1.8 0.05\n"
-        ".dc V1 0 1 0.1 V2 0 2 1\n.ac dec 10 1 1meg\n.tran {tstep} 1m\n.tran 1mil 5ms ; comment\n"
-    ))  # fmt: skip
+    est = dict(
+        sim.estimate_points(
+            "* title .tran 1p 1\n.tran 10p 1m\n.tran 1n 2u 0 10n uic\n.TRAN 0.1u 10u 5u\n.dc Vd 0 1.8 0.05\n"
+            ".dc V1 0 1 0.1 V2 0 2 1\n.ac dec 10 1 1meg\n.tran {tstep} 1m\n.tran 1mil 5ms ; comment\n"
+        )
+    )
     assert est.pop(".tran 10p 1m") == pytest.approx(1e8)
     assert est.pop(".tran 1n 2u 0 10n uic") == pytest.approx(2000)  # TSTEP is smaller than TMAX
     assert est.pop(".TRAN 0.1u 10u 5u") == pytest.approx(50)  # (TSTOP - TSTART) / 50 is the smaller step
@@ -83,8 +114,10 @@ def test_point_estimates():
     assert est == {}  # the title line and the {expression} line are not analyses we can estimate
 
 
-@pytest.mark.parametrize("kw, name", [({"timeout_s": 0}, "timeout_s"), ({"max_points": float("nan")}, "max_points"),
-                                      ({"timeout_s": "10"}, "timeout_s")])  # fmt: skip
+@pytest.mark.parametrize(
+    "kw, name",
+    [({"timeout_s": 0}, "timeout_s"), ({"max_points": float("nan")}, "max_points"), ({"timeout_s": "10"}, "timeout_s")],
+)
 def test_bad_limits_name_the_argument(kw, name):
     with pytest.raises(ValueError, match=name):
         sim.run_netlist(RC_TRAN, "bad_limit", **kw)
@@ -100,8 +133,9 @@ def test_bad_limit_environment_names_the_variable(monkeypatch):
 
 
 def test_title_with_the_word_error_runs(ngspice, tmp_path):
-    out = sim.run_netlist("* error budget: failed convergence abort\nR1 a 0 1k\nV1 a 0 1\n.op\n.end\n", "title",
-                          workdir=tmp_path)  # fmt: skip
+    out = sim.run_netlist(
+        "* error budget: failed convergence abort\nR1 a 0 1k\nV1 a 0 1\n.op\n.end\n", "title", workdir=tmp_path
+    )
     assert out["v(a)"][0] == pytest.approx(1.0) and out["v1#branch"][0] == pytest.approx(-1e-3)
 
 
@@ -144,12 +178,13 @@ def test_rerun_alters_the_loaded_circuit(ngspice, tmp_path):
 
 
 def _run_with_library(path: str) -> subprocess.CompletedProcess:
-    code = ("from imcpnn.spice import simulate as s\n"
-            "try:\n    s.run_netlist('* x\\nR1 a 0 1k\\nV1 a 0 1\\n.op\\n.end\\n', 'libtest')\n"
-            "except s.SpiceUnavailableError as e:\n    print('SpiceUnavailableError:', e)\n")  # fmt: skip
+    code = (
+        "from imcpnn.spice import simulate as s\n"
+        "try:\n    s.run_netlist('* x\\nR1 a 0 1k\\nV1 a 0 1\\n.op\\n.end\\n', 'libtest')\n"
+        "except s.SpiceUnavailableError as e:\n    print('SpiceUnavailableError:', e)\n"
+    )
     env = {**os.environ, "NGSPICE_LIBRARY_PATH": path}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=120)  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
 
 def test_library_path_to_a_missing_file_names_the_variable_and_the_file(monkeypatch):
@@ -188,7 +223,8 @@ print(rss_mb() - before)
 def test_each_load_frees_the_previous_circuit(ngspice, tmp_path):
     """Loading circuit after circuit must not keep them all (it grew ~80 MB per sky130 deck before `remcirc`).
     Measured in a fresh process: the pytest process's RSS also moves with what earlier tests loaded."""
-    out = subprocess.run([sys.executable, "-c", _LOAD_LOOP, str(tmp_path)], capture_output=True, text=True,
-                         timeout=120, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _LOAD_LOOP, str(tmp_path)], capture_output=True, text=True, timeout=120, check=True
+    )
     grown = float(out.stdout.strip().splitlines()[-1])
     assert grown < 15, f"RSS grew {grown:.0f} MB over 6 loads"

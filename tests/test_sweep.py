@@ -20,8 +20,27 @@ from imcpnn import sweep as S
 from imcpnn.__main__ import main as cli
 from imcpnn.train import deterministic_metrics, load_model
 
-GRID = ["--dataset", "fmnist", "--model", "mlp", "--erev", "1,inf", "--steps", "3", "--test-steps", "4",
-        "--epochs", "1", "--train-subset", "64", "--test-subset", "32", "--seed", "0,1", "--no-progress"]  # fmt: skip
+GRID = [
+    "--dataset",
+    "fmnist",
+    "--model",
+    "mlp",
+    "--erev",
+    "1,inf",
+    "--steps",
+    "3",
+    "--test-steps",
+    "4",
+    "--epochs",
+    "1",
+    "--train-subset",
+    "64",
+    "--test-subset",
+    "32",
+    "--seed",
+    "0,1",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +78,15 @@ def serial(tiny_fmnist, tmp_path_factory) -> list[dict]:
 
 def test_serial_sweep_writes_one_run_per_config(serial, data, tmp_path):
     assert len(serial) == 4 and all(e["status"] == "ok" for e in serial)
-    assert [(e["config"]["e_rev"], e["config"]["seed"]) for e in serial] == [(1.0, 0), (1.0, 1), (float("inf"), 0),
-                                                                             (float("inf"), 1)]  # fmt: skip
-    assert all(len(e["metrics"]["epochs"]) == 1 and 0 <= e["metrics"]["epochs"][0]["test_accuracy"] <= 1
-               for e in serial)  # fmt: skip
+    assert [(e["config"]["e_rev"], e["config"]["seed"]) for e in serial] == [
+        (1.0, 0),
+        (1.0, 1),
+        (float("inf"), 0),
+        (float("inf"), 1),
+    ]
+    assert all(
+        len(e["metrics"]["epochs"]) == 1 and 0 <= e["metrics"]["epochs"][0]["test_accuracy"] <= 1 for e in serial
+    )
     # a rerun into the same folder computes nothing; the weights in the run folders load
     out = tmp_path / "again"
     assert cli(["sweep", *GRID, "--seed", "0", "--out", str(out)]) == 0

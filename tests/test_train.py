@@ -140,9 +140,37 @@ def test_other_config_in_the_same_folder_is_refused(tmp_path):
 
 
 def _cli_args(out: Path, epochs: int = 2) -> list[str]:
-    return [sys.executable, "-m", "imcpnn", "train", "--erev", "4", "--steps", "3", "--epochs", str(epochs),
-            "--batch-size", "8", "--lr", "1e-3", "--train-subset", "3000", "--width", "0.1", "--test-subset", "16",
-            "--test-steps", "4", "--threads", "1", "--device", "cpu", "--no-progress", "--out", str(out)]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "imcpnn",
+        "train",
+        "--erev",
+        "4",
+        "--steps",
+        "3",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-3",
+        "--train-subset",
+        "3000",
+        "--width",
+        "0.1",
+        "--test-subset",
+        "16",
+        "--test-steps",
+        "4",
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
 
 
 def test_kill_9_mid_epoch_then_rerun_equals_uninterrupted(tmp_path, fmnist_available):
@@ -150,8 +178,7 @@ def test_kill_9_mid_epoch_then_rerun_equals_uninterrupted(tmp_path, fmnist_avail
     full, killed = tmp_path / "full", tmp_path / "killed"
     subprocess.run(_cli_args(full), check=True, cwd=ROOT, env=env, capture_output=True, timeout=120)
 
-    proc = subprocess.Popen(_cli_args(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(_cli_args(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 90
     try:
         while time.time() < deadline:
@@ -177,9 +204,28 @@ def test_kill_9_mid_epoch_then_rerun_equals_uninterrupted(tmp_path, fmnist_avail
 
 def test_cli_smoke_training_run(tmp_path, capsys, fmnist_available, one_thread):
     out = tmp_path / "run"
-    rc = cli.main(["train", "--epochs", "1", "--train-subset", "64", "--test-subset", "32", "--batch-size", "32",
-                   "--test-steps", "4", "--erev", "2.8,-1.53", "--width", "0.1", "--no-progress",
-                   "--out", str(out)])  # fmt: skip
+    rc = cli.main(
+        [
+            "train",
+            "--epochs",
+            "1",
+            "--train-subset",
+            "64",
+            "--test-subset",
+            "32",
+            "--batch-size",
+            "32",
+            "--test-steps",
+            "4",
+            "--erev",
+            "2.8,-1.53",
+            "--width",
+            "0.1",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["epochs"] == 1 and 0 <= summary["test_accuracy"] <= 1

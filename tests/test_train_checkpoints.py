@@ -97,8 +97,10 @@ def test_corrupt_truncated_or_foreign_checkpoint_is_one_line_naming_the_file(hal
     if content is not None:
         path.write_bytes(content)
     before = path.read_bytes()
-    for call in (lambda: train.load_model(half_run), lambda: train.train(
-            tiny_config(epochs=2), half_run, device="cpu", progress=False, data=synthetic_data())):  # fmt: skip
+    for call in (
+        lambda: train.load_model(half_run),
+        lambda: train.train(tiny_config(epochs=2), half_run, device="cpu", progress=False, data=synthetic_data()),
+    ):
         with pytest.raises(CheckpointError) as info:
             call()
         _assert_one_line(info.value, path)
@@ -120,8 +122,7 @@ def test_real_checkpoints_load_with_weights_only(half_run):
 def test_foreign_config_is_refused_also_without_config_json(half_run):
     (half_run / "config.json").unlink()
     with pytest.raises(CheckpointError, match=r"another config \(.*lr 0.001 -> 0.01"):
-        train.train(tiny_config(epochs=2, lr=1e-2), half_run, device="cpu", progress=False,
-                    data=synthetic_data())  # fmt: skip
+        train.train(tiny_config(epochs=2, lr=1e-2), half_run, device="cpu", progress=False, data=synthetic_data())
     assert not (half_run / "config.json").exists(), "a refused run must not label the folder"
     # the right config resumes and restores config.json
     m = train.train(tiny_config(epochs=2), half_run, device="cpu", progress=False, data=synthetic_data())
@@ -132,8 +133,7 @@ def test_thread_count_change_is_refused(half_run):
     torch.set_num_threads(2)  # the fixture restores it
     with pytest.raises(CheckpointError, match=r"1 torch thread\(s\) but this run uses 2.*--threads 1"):
         train.train(tiny_config(epochs=2), half_run, device="cpu", progress=False, data=synthetic_data())
-    m = train.train(tiny_config(epochs=2), half_run, device="cpu", threads=1, progress=False,
-                    data=synthetic_data())  # fmt: skip
+    m = train.train(tiny_config(epochs=2), half_run, device="cpu", threads=1, progress=False, data=synthetic_data())
     assert len(m["epochs"]) == 2
     # a finished run is only read back (no data needed): no thread count enters it
     torch.set_num_threads(2)
@@ -185,5 +185,7 @@ def test_disk_full_removes_the_partial_file_and_keeps_the_checkpoint(half_run, m
     assert [p.name for p in half_run.iterdir() if ".tmp" in p.name] == []
     assert len(json.loads((half_run / "metrics.json").read_text())["epochs"]) == 1
     monkeypatch.setattr(ckpt_io, "atomic_write_bytes", real)
-    assert len(train.train(tiny_config(epochs=2), half_run, device="cpu", progress=False,
-                           data=synthetic_data())["epochs"]) == 2  # fmt: skip
+    assert (
+        len(train.train(tiny_config(epochs=2), half_run, device="cpu", progress=False, data=synthetic_data())["epochs"])
+        == 2
+    )

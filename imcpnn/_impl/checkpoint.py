@@ -81,9 +81,10 @@ def atomic_write_bytes(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
             tmp.unlink()
         if isinstance(err, OSError) and err.errno in _DISK_FULL:
             raise OSError(
-                err.errno, f"could not write {path}: {os.strerror(err.errno)}; free some space and rerun "
-                "(the run resumes after its last finished epoch)"
-            ) from None  # fmt: skip
+                err.errno,
+                f"could not write {path}: {os.strerror(err.errno)}; free some space and rerun "
+                "(the run resumes after its last finished epoch)",
+            ) from None
         raise
 
 
@@ -181,8 +182,13 @@ def load(path: Path) -> dict[str, Any] | None:
             f"checkpoint {path} is not an imcpnn training checkpoint (missing {', '.join(missing) or 'format'}); "
             f"{_restart_hint(path)}"
         )
-    if not (isinstance(obj["config"], dict) and isinstance(obj["epochs"], list) and isinstance(obj["model"], dict)
-            and isinstance(obj["rng"], dict) and isinstance(obj["rng"].get("cpu"), torch.Tensor)):  # fmt: skip
+    if not (
+        isinstance(obj["config"], dict)
+        and isinstance(obj["epochs"], list)
+        and isinstance(obj["model"], dict)
+        and isinstance(obj["rng"], dict)
+        and isinstance(obj["rng"].get("cpu"), torch.Tensor)
+    ):
         raise CheckpointError(f"checkpoint {path} has a malformed layout; {_restart_hint(path)}")
     return obj
 
@@ -196,8 +202,10 @@ def check_orphan_metrics(folder: Path) -> None:
     except (OSError, ValueError, AttributeError):
         epochs = None
     if epochs:
-        raise CheckpointError(f"{metrics} lists {len(epochs)} finished epoch(s) but {Path(folder) / 'checkpoint.pt'} "
-                              f"is missing; delete the folder {folder} to restart the run")  # fmt: skip
+        raise CheckpointError(
+            f"{metrics} lists {len(epochs)} finished epoch(s) but {Path(folder) / 'checkpoint.pt'} "
+            f"is missing; delete the folder {folder} to restart the run"
+        )
 
 
 def _normal(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -208,12 +216,16 @@ def config_diff(old: dict[str, Any], new: dict[str, Any]) -> str:
     """``"lr 0.001 -> 0.0001, steps 3 -> 4"`` (the fields that differ)."""
     old, new = _normal(old), _normal(new)
     keys = sorted(set(old) | set(new))
-    return ", ".join(f"{k} {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}" for k in keys
-                     if old.get(k, "(unset)") != new.get(k, "(unset)"))  # fmt: skip
+    return ", ".join(
+        f"{k} {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}"
+        for k in keys
+        if old.get(k, "(unset)") != new.get(k, "(unset)")
+    )
 
 
-def check_resume(ckpt: dict[str, Any], path: Path, cfg: dict[str, Any], *, finished: bool, threads: int,
-                 device: torch.device) -> None:  # fmt: skip
+def check_resume(
+    ckpt: dict[str, Any], path: Path, cfg: dict[str, Any], *, finished: bool, threads: int, device: torch.device
+) -> None:
     """Refuse (:class:`CheckpointError`) a checkpoint of another config, and a resume of an unfinished run
     under another torch thread count or device type than the one that wrote it."""
     if _normal(ckpt["config"]) != _normal(cfg):

@@ -48,9 +48,7 @@ def _spike_positions(
     return m_j, frac, h
 
 
-def spike_variables(
-    t: torch.Tensor, points: torch.Tensor, widths: torch.Tensor, dim: int = 1
-) -> torch.Tensor:
+def spike_variables(t: torch.Tensor, points: torch.Tensor, widths: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """Cumulative hat-kernel spike variables S (Eq. 36, 46-47), inserted as a new interval axis at ``dim``.
 
     ``t`` has any shape; the result has the interval axis of length M at position ``dim``. Spikes at +inf
@@ -258,9 +256,14 @@ def conv_coefficients(
 
 
 def rc_spike_conv2d_potential(
-    t: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, steps: int, t_offset: torch.Tensor,
-    stride: int, padding: int,
-) -> torch.Tensor:  # fmt: skip
+    t: torch.Tensor,
+    weight: torch.Tensor,
+    beta_weight: torch.Tensor,
+    steps: int,
+    t_offset: torch.Tensor,
+    stride: int,
+    padding: int,
+) -> torch.Tensor:
     """v(1) of a convolutional RC-Spike layer by DSTD (Eq. 39-40 with convolutions). Returns [B, O, H', W']."""
     points, widths = grid(steps, t_offset)
     f, g = conv_coefficients(spike_variables(t, points, widths, dim=1), weight, beta_weight, stride, padding)
@@ -268,9 +271,16 @@ def rc_spike_conv2d_potential(
 
 
 def ttfs_conv2d(
-    t: torch.Tensor, weight: torch.Tensor, beta_weight: torch.Tensor, v_th: float, steps: int,
-    t_offset: torch.Tensor, t_max: float, stride: int, padding: int,
-) -> torch.Tensor:  # fmt: skip
+    t: torch.Tensor,
+    weight: torch.Tensor,
+    beta_weight: torch.Tensor,
+    v_th: float,
+    steps: int,
+    t_offset: torch.Tensor,
+    t_max: float,
+    stride: int,
+    padding: int,
+) -> torch.Tensor:
     """First threshold crossing of a convolutional TTFS layer by DSTD (Eq. 41-44 with convolutions)."""
     points, widths = grid(steps, t_offset, t_max)
     f, g = conv_coefficients(spike_variables(t, points, widths, dim=1), weight, beta_weight, stride, padding)

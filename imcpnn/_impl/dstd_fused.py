@@ -195,16 +195,22 @@ class _RCSpikeConvDSTD(torch.autograd.Function):
 
 
 def rc_spike_conv2d_potential(
-    t: torch.Tensor, weight: torch.Tensor, e_rev: tuple[float, float], steps: int, t_offset: torch.Tensor,
-    stride: int, padding: int,
-) -> torch.Tensor:  # fmt: skip
+    t: torch.Tensor,
+    weight: torch.Tensor,
+    e_rev: tuple[float, float],
+    steps: int,
+    t_offset: torch.Tensor,
+    stride: int,
+    padding: int,
+) -> torch.Tensor:
     """v(1) of a convolutional RC-Spike layer by DSTD, fused (:class:`_RCSpikeConvDSTD`). Returns [B, O, H', W'].
 
     Same value as :func:`imcpnn._impl.dstd.rc_spike_conv2d_potential` (the plain-autograd reference), with
     ``e_rev`` = (E_pos, E_neg) instead of a precomputed beta*w."""
     points, widths = dstd.grid(steps, t_offset)
-    return _RCSpikeConvDSTD.apply(t, weight, float(e_rev[0]), float(e_rev[1]), points.detach(), widths.detach(),
-                                  int(stride), int(padding))  # fmt: skip
+    return _RCSpikeConvDSTD.apply(
+        t, weight, float(e_rev[0]), float(e_rev[1]), points.detach(), widths.detach(), int(stride), int(padding)
+    )
 
 
 class _TTFSDSTD(torch.autograd.Function):
@@ -223,8 +229,10 @@ class _TTFSDSTD(torch.autograd.Function):
         del s, w2
         fg = fg.view(b, k, 2 * o, *fg.shape[2:])
         v = fg.new_empty(b, k, o, *fg.shape[3:])
-        res = [dstd_ttfs.crossing_forward(fg[c, :, :o], fg[c, :, o:], points, widths, v_th, v[c])[:2]
-               for c in _slice_chunks(b, fg[0, 0, :o].numel(), fg.device)]  # fmt: skip
+        res = [
+            dstd_ttfs.crossing_forward(fg[c, :, :o], fg[c, :, o:], points, widths, v_th, v[c])[:2]
+            for c in _slice_chunks(b, fg[0, 0, :o].numel(), fg.device)
+        ]
         out, idx = torch.cat([r[0] for r in res]), torch.cat([r[1] for r in res])
         ctx.geom, ctx.e_rev, ctx.v_th = geom, (e_pos, e_neg), v_th
         ctx.save_for_backward(m_j, frac, h, weight, fg, v, idx, out, points, widths)
@@ -238,8 +246,19 @@ class _TTFSDSTD(torch.autograd.Function):
         o = o2 // 2
         grad_fg = torch.empty_like(fg)
         for c in _slice_chunks(b, fg[0, 0, :o].numel(), fg.device):
-            dstd_ttfs.crossing_backward(grad_out[c], fg[c, :, :o], fg[c, :, o:], v[c], idx[c], out[c], points, widths,
-                                        ctx.v_th, grad_fg[c, :, :o], grad_fg[c, :, o:])  # fmt: skip
+            dstd_ttfs.crossing_backward(
+                grad_out[c],
+                fg[c, :, :o],
+                fg[c, :, o:],
+                v[c],
+                idx[c],
+                out[c],
+                points,
+                widths,
+                ctx.v_th,
+                grad_fg[c, :, :o],
+                grad_fg[c, :, o:],
+            )
         s, sidx = spike_slices(m_j, frac, k)
         w2 = torch.cat([piecewise.beta_weight(weight, *ctx.e_rev), weight], 0)
         gs, gw2 = linear_op_backward(grad_fg.view(b * k, o2, *fg.shape[3:]), s, w2, ctx.geom, need_t, need_w)
@@ -249,22 +268,43 @@ class _TTFSDSTD(torch.autograd.Function):
 
 
 def ttfs(
-    t_in: torch.Tensor, weight: torch.Tensor, e_rev: tuple[float, float], v_th: float, steps: int,
-    t_offset: torch.Tensor, t_max: float = 1.0,
-) -> torch.Tensor:  # fmt: skip
+    t_in: torch.Tensor,
+    weight: torch.Tensor,
+    e_rev: tuple[float, float],
+    v_th: float,
+    steps: int,
+    t_offset: torch.Tensor,
+    t_max: float = 1.0,
+) -> torch.Tensor:
     """Dense TTFS layer by DSTD, fused (:class:`_TTFSDSTD`); [B, O], +inf where a neuron does not fire. Same value
     as :func:`imcpnn._impl.dstd.ttfs` (the plain-autograd reference), with ``e_rev`` = (E_pos, E_neg)."""
     points, widths = dstd.grid(steps, t_offset, t_max)
-    return _TTFSDSTD.apply(t_in, weight, float(e_rev[0]), float(e_rev[1]), float(v_th), points.detach(),
-                           widths.detach(), None)  # fmt: skip
+    return _TTFSDSTD.apply(
+        t_in, weight, float(e_rev[0]), float(e_rev[1]), float(v_th), points.detach(), widths.detach(), None
+    )
 
 
 def ttfs_conv2d(
-    t: torch.Tensor, weight: torch.Tensor, e_rev: tuple[float, float], v_th: float, steps: int,
-    t_offset: torch.Tensor, t_max: float, stride: int, padding: int,
-) -> torch.Tensor:  # fmt: skip
+    t: torch.Tensor,
+    weight: torch.Tensor,
+    e_rev: tuple[float, float],
+    v_th: float,
+    steps: int,
+    t_offset: torch.Tensor,
+    t_max: float,
+    stride: int,
+    padding: int,
+) -> torch.Tensor:
     """Convolutional TTFS layer by DSTD, fused (:class:`_TTFSDSTD`); +inf where a neuron does not fire. Same value
     as :func:`imcpnn._impl.dstd.ttfs_conv2d` (the plain-autograd reference), with ``e_rev`` = (E_pos, E_neg)."""
     points, widths = dstd.grid(steps, t_offset, t_max)
-    return _TTFSDSTD.apply(t, weight, float(e_rev[0]), float(e_rev[1]), float(v_th), points.detach(),
-                           widths.detach(), (int(stride), int(padding)))  # fmt: skip
+    return _TTFSDSTD.apply(
+        t,
+        weight,
+        float(e_rev[0]),
+        float(e_rev[1]),
+        float(v_th),
+        points.detach(),
+        widths.detach(),
+        (int(stride), int(padding)),
+    )

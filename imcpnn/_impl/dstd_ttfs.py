@@ -152,8 +152,9 @@ def ttfs(t_in, weight, beta_weight, v_th: float, steps: int, t_offset, t_max: fl
     return first_crossing_on_grid(f, g, f_all, g_all, points, widths, v_th)
 
 
-def ttfs_conv2d(t, weight, beta_weight, v_th: float, steps: int, t_offset, t_max: float, stride: int,
-                padding: int) -> torch.Tensor:  # fmt: skip
+def ttfs_conv2d(
+    t, weight, beta_weight, v_th: float, steps: int, t_offset, t_max: float, stride: int, padding: int
+) -> torch.Tensor:
     """Convolutional TTFS layer by DSTD (as :func:`imcpnn._impl.dstd.ttfs_conv2d`) with the fused crossing."""
     points, widths = dstd.grid(steps, t_offset, t_max)
     s = dstd.spike_variables(t, points, widths, dim=1)

@@ -19,8 +19,17 @@ from typing import IO, Any
 import numpy as np
 
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
-)  # fmt: skip
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 CIFAR10_BATCH_DIR = "cifar-10-batches-py"
 CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 CIFAR10_IMAGE_DIR = "cifar-10-images"
@@ -64,9 +73,7 @@ def read_idx(path: str | os.PathLike[str], ndim: int | None = None) -> np.ndarra
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
     expected = int(np.prod(shape, dtype=np.int64))
     if len(data) - header != expected:
-        raise ValueError(
-            f"{path}: IDX payload has {len(data) - header} bytes, the header {shape} needs {expected}"
-        )
+        raise ValueError(f"{path}: IDX payload has {len(data) - header} bytes, the header {shape} needs {expected}")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -159,9 +166,7 @@ def _class_index(class_name: str, where: str) -> int:
         ) from None
 
 
-def _stack_images(
-    items: list[tuple[int, str, np.ndarray]], where: str, split: str
-) -> tuple[np.ndarray, np.ndarray]:
+def _stack_images(items: list[tuple[int, str, np.ndarray]], where: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     if not items:
         raise ValueError(f"{where}: no {split} images (*.png, *.jpg) found")
     items.sort(key=lambda t: (t[0], t[1]))

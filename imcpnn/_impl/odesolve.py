@@ -43,9 +43,7 @@ def _kwargs(solver: ODE, dtype: torch.dtype, jumps: torch.Tensor | None, n_spike
 def _odeint(func: Callable, y0: torch.Tensor, s: torch.Tensor, kw: dict, adjoint: bool, params: tuple):
     try:
         if adjoint:
-            return torchdiffeq.odeint_adjoint(
-                func, y0, s, adjoint_params=params, adjoint_options=kw["options"], **kw
-            )
+            return torchdiffeq.odeint_adjoint(func, y0, s, adjoint_params=params, adjoint_options=kw["options"], **kw)
         return torchdiffeq.odeint(func, y0, s, **kw)
     except AssertionError as err:  # torchdiffeq signals its step cap with an assert
         if "max_num_steps" in str(err):

@@ -143,9 +143,7 @@ def final_potential(f: torch.Tensor, g: torch.Tensor, d: torch.Tensor) -> torch.
 
 def _safe_log_pos(x: torch.Tensor) -> torch.Tensor:
     pos = x > 0
-    return torch.where(
-        pos, torch.log(torch.where(pos, x, torch.ones_like(x))), torch.full_like(x, _LOG_FLOOR)
-    )
+    return torch.where(pos, torch.log(torch.where(pos, x, torch.ones_like(x))), torch.full_like(x, _LOG_FLOOR))
 
 
 def potentials_at_starts(f: torch.Tensor, g: torch.Tensor, d: torch.Tensor) -> torch.Tensor:

@@ -141,8 +141,9 @@ def solver_from(
             raise ValueError("pass steps/offset/ode_options inside the solver object, not beside it")
         return method
     if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS} or a solver object (Exact(), DSTD(...), ODE(...)), "
-                         f"got {method!r}")  # fmt: skip
+        raise ValueError(
+            f"method must be one of {METHODS} or a solver object (Exact(), DSTD(...), ODE(...)), got {method!r}"
+        )
     if method != "ode" and ode_options is not None:
         raise ValueError(f"ode_options is only for method='ode', got method={method!r}")
     if method != "dstd" and steps is not None:

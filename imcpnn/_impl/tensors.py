@@ -45,7 +45,10 @@ def _tree_fingerprint(root: Path) -> list[list[Any]]:
 
 
 def _cached(
-    dataset: str, split: str, source: list[list[Any]], decode: Callable[[], tuple[np.ndarray, np.ndarray]],
+    dataset: str,
+    split: str,
+    source: list[list[Any]],
+    decode: Callable[[], tuple[np.ndarray, np.ndarray]],
     directory: Path,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(uint8 images, int64 labels)`` from the cache, or ``decode()`` them and store them."""
@@ -115,6 +118,4 @@ def make_loader(
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     gen = torch.Generator().manual_seed(int(seed)) if shuffle else None
-    return DataLoader(
-        TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=gen, drop_last=drop_last
-    )
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=gen, drop_last=drop_last)

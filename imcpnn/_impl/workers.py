@@ -37,8 +37,12 @@ def failure(exc: BaseException) -> dict[str, Any]:
 
 def timed_out(wall: float, limit: float, action: str) -> dict[str, Any]:
     """The failed outcome of a job stopped at its wall-clock limit (``action``: what was done to it)."""
-    return {"status": "failed", "error": f"timeout after {wall:.1f} s (limit {limit:g} s; {action})", "traceback": "",
-            "wall_s": wall}  # fmt: skip
+    return {
+        "status": "failed",
+        "error": f"timeout after {wall:.1f} s (limit {limit:g} s; {action})",
+        "traceback": "",
+        "wall_s": wall,
+    }
 
 
 def call_job(fn: Callable[..., Any], job: Any, shared: dict[str, Any]) -> dict[str, Any]:
@@ -125,9 +129,11 @@ class _Slot:
             self.kill()
             if self.proc.exitcode is None or self.proc.exitcode == -9:
                 raise RuntimeError(f"a worker process did not start within {START_TIMEOUT_S:g} s")
-            raise RuntimeError(f"a worker process exited while starting (exit code {self.proc.exitcode}; its error "
-                               "is on stderr; a script that starts workers needs `if __name__ == '__main__':` and "
-                               "must be a file)")  # fmt: skip
+            raise RuntimeError(
+                f"a worker process exited while starting (exit code {self.proc.exitcode}; its error "
+                "is on stderr; a script that starts workers needs `if __name__ == '__main__':` and "
+                "must be a file)"
+            )
         self.conn.send(("env", dict(os.environ)))
         self.ready = True
 
@@ -169,8 +175,14 @@ class ProcessPool:
             s.stop()
         self._slots = []
 
-    def run(self, fn: Callable[..., Any], jobs: Sequence[Any], shared: dict[str, Any],
-            done: Callable[[int, dict[str, Any]], None], timeout_s: float | None) -> None:  # fmt: skip
+    def run(
+        self,
+        fn: Callable[..., Any],
+        jobs: Sequence[Any],
+        shared: dict[str, Any],
+        done: Callable[[int, dict[str, Any]], None],
+        timeout_s: float | None,
+    ) -> None:
         """Run ``fn(job, **shared)`` for every job; ``done(i, outcome)`` as each finishes (any order)."""
         self._batch += 1
         batch = self._batch

@@ -107,8 +107,9 @@ def progress(total: int, desc: str):
         return None
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, desc: str = "",
-                warmup: bool = True) -> dict[str, dict]:  # fmt: skip
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, desc: str = "", warmup: bool = True
+) -> dict[str, dict]:
     """Time and peak memory of each step in ``fns``, the steps alternating inside every repeat (after one warm-up
     call each, unless ``repeats`` is 1: a single-shot smoke measurement):
     ``{name: {"times_s", "time_s" (fastest repeat), "median_s", "peak_bytes" (smallest)}}``.
@@ -132,7 +133,11 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int, device: torc
     if bar is not None:
         bar.close()
     return {
-        k: {"times_s": times[k], "time_s": min(times[k]), "median_s": sorted(times[k])[len(times[k]) // 2],
-            "peak_bytes": min(mems[k]) if mems[k] else None}
+        k: {
+            "times_s": times[k],
+            "time_s": min(times[k]),
+            "median_s": sorted(times[k])[len(times[k]) // 2],
+            "peak_bytes": min(mems[k]) if mems[k] else None,
+        }
         for k in fns
-    }  # fmt: skip
+    }

@@ -37,19 +37,56 @@ from imcpnn.spice.pdk import library_line
 CORNER_SET = (("tt", 27.0), ("ss", 27.0), ("ff", 27.0), ("sf", 27.0), ("fs", 27.0), ("tt", -40.0), ("tt", 85.0))
 FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # stage 1 of the refit search (x the flow's tt scales)
 SETTINGS = {
-    "smoke": {"conditions": (("ff", 27.0),), "flows": ("pnn",), "n_fixed": 1, "n_search": 1, "factors": (0.5, 1.0, 2.0),
-              "refine": (), "n_refit_test": 1, "mismatch_n": 2, "mismatch_samples": 1, "energy_samples": 1,
-              "noise_flow": False, "sigma_spike": 0.01, "workers": 2, "cost_batches": 1,
-              "cost_batch": 10},
-    "quick": {"conditions": CORNER_SET[1:], "flows": ("ann", "pnn"), "n_fixed": 12, "n_search": 2,
-              "factors": (0.25, 1.0, 4.0), "refine": (2.0,), "n_refit_test": 6, "mismatch_n": 20,
-              "mismatch_samples": 3, "energy_samples": 3, "noise_flow": True, "sigma_spike": 0.01, "workers": 2,
-              "cost_batches": 1},
-    "paper": {"conditions": CORNER_SET[1:], "flows": ("ann", "pnn"), "n_fixed": 50, "n_search": 10,
-              "factors": FACTORS, "refine": (2**0.5, 2**0.25), "n_refit_test": 50, "mismatch_n": 200,
-              "mismatch_samples": 50, "energy_samples": 50, "noise_flow": True, "sigma_spike": 0.01,
-              "workers": 16, "cost_batches": 2},
-}  # fmt: skip
+    "smoke": {
+        "conditions": (("ff", 27.0),),
+        "flows": ("pnn",),
+        "n_fixed": 1,
+        "n_search": 1,
+        "factors": (0.5, 1.0, 2.0),
+        "refine": (),
+        "n_refit_test": 1,
+        "mismatch_n": 2,
+        "mismatch_samples": 1,
+        "energy_samples": 1,
+        "noise_flow": False,
+        "sigma_spike": 0.01,
+        "workers": 2,
+        "cost_batches": 1,
+        "cost_batch": 10,
+    },
+    "quick": {
+        "conditions": CORNER_SET[1:],
+        "flows": ("ann", "pnn"),
+        "n_fixed": 12,
+        "n_search": 2,
+        "factors": (0.25, 1.0, 4.0),
+        "refine": (2.0,),
+        "n_refit_test": 6,
+        "mismatch_n": 20,
+        "mismatch_samples": 3,
+        "energy_samples": 3,
+        "noise_flow": True,
+        "sigma_spike": 0.01,
+        "workers": 2,
+        "cost_batches": 1,
+    },
+    "paper": {
+        "conditions": CORNER_SET[1:],
+        "flows": ("ann", "pnn"),
+        "n_fixed": 50,
+        "n_search": 10,
+        "factors": FACTORS,
+        "refine": (2**0.5, 2**0.25),
+        "n_refit_test": 50,
+        "mismatch_n": 200,
+        "mismatch_samples": 50,
+        "energy_samples": 50,
+        "noise_flow": True,
+        "sigma_spike": 0.01,
+        "workers": 16,
+        "cost_batches": 2,
+    },
+}
 SIM_TIMEOUT_S = 300.0  # one simulation (healthy: 1-20 s on a busy 2-core CPU); simulate.py halts it past this
 MISMATCH_SEED0 = 1000  # instance k uses .option seed = MISMATCH_SEED0 + k
 MODEL_CHECK = "parameter checking"  # ngspice: "Fatal error: detected during BSIM4v5.5.0 parameter checking for"
@@ -65,9 +102,11 @@ def results_file(profile: str, name: str) -> Path:
     for folder in (profiles.output_dirs(profile).results, profiles.repo_root() / "results"):
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"{name} was not found in {profiles.output_dirs(profile).results} or results/; run the "
-                            "notebook that writes it first (07_iris_circuit for iris_circuit.json, 06_spice_devices "
-                            "for spice_curves.json)")  # fmt: skip
+    raise FileNotFoundError(
+        f"{name} was not found in {profiles.output_dirs(profile).results} or results/; run the "
+        "notebook that writes it first (07_iris_circuit for iris_circuit.json, 06_spice_devices "
+        "for spice_curves.json)"
+    )
 
 
 def load_iris_circuit(profile: str) -> dict:
@@ -123,9 +162,19 @@ def _sample(job: dict, w1, w2, alpha, t_in, name: str, energy: bool = False) -> 
     except ValueError as err:
         return {"ok": False, "unmappable": True, "error": f"unmappable: {err}"}
     neuron, tm = c["neuron"], c["timing"]
-    deck = si.two_layer_netlist(g1, g2, np.asarray(t_in, dtype=float), job["models"], neuron=neuron, timing=tm,
-                                max_step=c["max_step"], reltol=c["reltol"], temp_c=cond["temp_c"], seed=cond["seed"],
-                                probes=cond["probes"])  # fmt: skip
+    deck = si.two_layer_netlist(
+        g1,
+        g2,
+        np.asarray(t_in, dtype=float),
+        job["models"],
+        neuron=neuron,
+        timing=tm,
+        max_step=c["max_step"],
+        reltol=c["reltol"],
+        temp_c=cond["temp_c"],
+        seed=cond["seed"],
+        probes=cond["probes"],
+    )
     alters = si.sample_alters(g1, g2, np.asarray(t_in, dtype=float), neuron.vdd, tm)
     rk = {"t_circ": neuron.t_circ, "vdd": neuron.vdd, "t_reset": tm.t_reset}
     ek = {"vdd": neuron.vdd, "v0": neuron.v0, "c_m": neuron.c_m, "timing": tm} if energy else None
@@ -141,8 +190,10 @@ def _sample(job: dict, w1, w2, alpha, t_in, name: str, energy: bool = False) -> 
 
 
 def _runs(job: dict, task: dict, alpha, t_in_rows, tag: str, energy: bool = False) -> list[dict]:
-    return [_sample(job, task["w1"], task["w2"], alpha, t, f"{job['tag']}_{task['flow']}_{tag}_{k}", energy)
-            for k, t in enumerate(t_in_rows)]  # fmt: skip
+    return [
+        _sample(job, task["w1"], task["w2"], alpha, t, f"{job['tag']}_{task['flow']}_{tag}_{k}", energy)
+        for k, t in enumerate(t_in_rows)
+    ]
 
 
 def factor_search(evaluate, factors, refine) -> tuple[float, list[float]]:
@@ -182,15 +233,26 @@ def _refit(job: dict, task: dict) -> dict:
         unm = sum(r["unmappable"] for r in bad)
         t2 = np.array([r["t2"] for r in rr if r["ok"]])
         rm = ic.rmse_ns(np.asarray(task["search_model"]), t2) if not bad else math.inf
-        evals[f] = {"factor": f, "alpha": list(alpha), "rmse_ns": rm, "failed": len(bad) - unm, "unmappable": unm,
-                    "errors": [r["error"] for r in bad if not r["unmappable"]][:3]}  # fmt: skip
+        evals[f] = {
+            "factor": f,
+            "alpha": list(alpha),
+            "rmse_ns": rm,
+            "failed": len(bad) - unm,
+            "unmappable": unm,
+            "errors": [r["error"] for r in bad if not r["unmappable"]][:3],
+        }
         return rm
 
     f, _ = factor_search(evaluate, task["factors"], task["refine"])
     alpha = [a0[0] * f, a0[1] * f]
     test = _runs(job, task, alpha, task["test_t_in"], "refit") if f != 1.0 or task.get("always_test") else None
-    return {"evaluations": list(evals.values()), "best_factor": f, "alpha": alpha, "test": test,
-            "simulations": len(task["search_t_in"]) * sum(e["unmappable"] == 0 for e in evals.values())}  # fmt: skip
+    return {
+        "evaluations": list(evals.values()),
+        "best_factor": f,
+        "alpha": alpha,
+        "test": test,
+        "simulations": len(task["search_t_in"]) * sum(e["unmappable"] == 0 for e in evals.values()),
+    }
 
 
 def circuit_job(job: dict) -> dict:
@@ -209,8 +271,13 @@ def circuit_job(job: dict) -> dict:
             if task["kind"] == "refit":
                 out.append(_refit(job, task))
             else:
-                out.append({"runs": _runs(job, task, task["alpha"], task["t_in"], task["kind"],
-                                          energy=task["kind"] == "energy")})  # fmt: skip
+                out.append(
+                    {
+                        "runs": _runs(
+                            job, task, task["alpha"], task["t_in"], task["kind"], energy=task["kind"] == "energy"
+                        )
+                    }
+                )
         return {"tasks": out, "wall_s": time.perf_counter() - t0, "tag": job["tag"], "fatal": job.get("fatal")}
     finally:
         if old is None:
@@ -219,15 +286,36 @@ def circuit_job(job: dict) -> dict:
             os.environ["IMCPNN_SPICE_TIMEOUT"] = old
 
 
-def make_job(circuit: ic.Circuit, workdir: Path, tag: str, tasks: list[dict], *, corner: str = "tt",
-             temp_c: float = 27.0, seed: int | None = None, probes: bool = False) -> dict:  # fmt: skip
+def make_job(
+    circuit: ic.Circuit,
+    workdir: Path,
+    tag: str,
+    tasks: list[dict],
+    *,
+    corner: str = "tt",
+    temp_c: float = 27.0,
+    seed: int | None = None,
+    probes: bool = False,
+) -> dict:
     """A :func:`circuit_job` for one condition (``seed``: a mismatch instance)."""
     cond = {"corner": corner, "temp_c": float(temp_c), "seed": seed, "mismatch": seed is not None, "probes": probes}
-    c = {"wmap": circuit.wmap, "neuron": circuit.neuron, "timing": circuit.timing, "max_step": circuit.max_step,
-         "reltol": circuit.reltol, "workdir": str(workdir)}  # fmt: skip
+    c = {
+        "wmap": circuit.wmap,
+        "neuron": circuit.neuron,
+        "timing": circuit.timing,
+        "max_step": circuit.max_step,
+        "reltol": circuit.reltol,
+        "workdir": str(workdir),
+    }
     key = json.dumps([cond, repr(circuit.neuron), repr(circuit.timing), circuit.max_step, circuit.reltol])
-    return {"tag": tag, "key": key, "models": library_line(corner, mismatch=seed is not None), "cond": cond,
-            "circuit": c, "tasks": tasks}  # fmt: skip
+    return {
+        "tag": tag,
+        "key": key,
+        "models": library_line(corner, mismatch=seed is not None),
+        "cond": cond,
+        "circuit": c,
+        "tasks": tasks,
+    }
 
 
 def job_results(records: list[dict]) -> list[dict]:
@@ -243,10 +331,20 @@ def job_results(records: list[dict]) -> list[dict]:
         for task in rec["config"]["tasks"]:
             rows = task["test_t_in"] if task["kind"] == "refit" else task["t_in"]
             runs = [dict(err) for _ in rows]
-            tasks.append({"runs": runs} if task["kind"] != "refit" else
-                         {"evaluations": [], "best_factor": None, "alpha": None, "test": runs, "simulations": 0})
-        out.append({"tasks": tasks, "wall_s": rec.get("wall_s", 0.0), "job_error": rec.get("error"),
-                    "tag": rec["config"]["tag"], "fatal": None})
+            tasks.append(
+                {"runs": runs}
+                if task["kind"] != "refit"
+                else {"evaluations": [], "best_factor": None, "alpha": None, "test": runs, "simulations": 0}
+            )
+        out.append(
+            {
+                "tasks": tasks,
+                "wall_s": rec.get("wall_s", 0.0),
+                "job_error": rec.get("error"),
+                "tag": rec["config"]["tag"],
+                "fatal": None,
+            }
+        )
     return out
 
 
@@ -261,13 +359,15 @@ def score(runs: list[dict], t_model: np.ndarray, labels: np.ndarray) -> dict:
     t2 = np.array([r["t2"] if r["ok"] else [np.nan] * 5 for r in runs])
     tm = np.asarray(t_model)
     return {
-        "n": len(runs), "n_failed": int((~ok).sum()),
+        "n": len(runs),
+        "n_failed": int((~ok).sum()),
         "rmse_ns": ic.rmse_ns(tm[ok], t2[ok]) if ok.any() else math.nan,
         "acc": ic.accuracy(t2[ok], np.asarray(labels)[ok]) if ok.any() else math.nan,
         "t_spice_out": t2.tolist(),
-        "failures": [{"sample": k, "error": r["error"], "netlist": r.get("netlist")} for k, r in enumerate(runs)
-                     if not r["ok"]],
-    }  # fmt: skip
+        "failures": [
+            {"sample": k, "error": r["error"], "netlist": r.get("netlist")} for k, r in enumerate(runs) if not r["ok"]
+        ],
+    }
 
 
 def summary_flows(flows: dict) -> dict:
@@ -305,8 +405,10 @@ def config_for_cache(profile: str, src: dict) -> dict:
     st = SETTINGS[profile]
     keys = ("w1", "w2", "alpha", "t_in", "labels", "t_model_out", "t_spice_out", "t_spice_hidden")
     fl = {f: {k: src["flows"][f][k] for k in keys} for f in src["flows"]}
-    return {"settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in st.items()},
-            "iris_circuit": {"flows": fl, "device_values": src["device_values"], "settings": src["settings"]}}
+    return {
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in st.items()},
+        "iris_circuit": {"flows": fl, "device_values": src["device_values"], "settings": src["settings"]},
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -332,14 +434,30 @@ def _inputs(profile: str, st: dict) -> dict:
         t_model = np.array(fl["t_model_out"])[:n]
         _, out_te = ic.model_times(model, x_te[:n])
         _, out_s = ic.model_times(model, x_tr[idx])
-        nets[f] = {"w1": fl["w1"], "w2": fl["w2"], "alpha": fl["alpha"], "t_in": np.array(fl["t_in"])[:n],
-                   "labels": np.array(fl["labels"])[:n], "t_model": t_model, "model": model,
-                   "t_spice_07": np.array(fl["t_spice_out"])[:n],
-                   "t_spice_hidden_07": np.array(fl["t_spice_hidden"])[:n],
-                   "model_check_max_abs": float(np.abs(out_te - t_model).max()),
-                   "search_t_in": ic.inputs(x_tr[idx].numpy()), "search_model": out_s}  # fmt: skip
-    return {"src": src, "dev": dev, "s07": s07, "flows": flows, "nets": nets, "search_idx": idx.tolist(),
-            "x_tr": x_tr, "x_te": x_te}  # fmt: skip
+        nets[f] = {
+            "w1": fl["w1"],
+            "w2": fl["w2"],
+            "alpha": fl["alpha"],
+            "t_in": np.array(fl["t_in"])[:n],
+            "labels": np.array(fl["labels"])[:n],
+            "t_model": t_model,
+            "model": model,
+            "t_spice_07": np.array(fl["t_spice_out"])[:n],
+            "t_spice_hidden_07": np.array(fl["t_spice_hidden"])[:n],
+            "model_check_max_abs": float(np.abs(out_te - t_model).max()),
+            "search_t_in": ic.inputs(x_tr[idx].numpy()),
+            "search_model": out_s,
+        }
+    return {
+        "src": src,
+        "dev": dev,
+        "s07": s07,
+        "flows": flows,
+        "nets": nets,
+        "search_idx": idx.tolist(),
+        "x_tr": x_tr,
+        "x_te": x_te,
+    }
 
 
 def _noise_net(profile: str, st: dict, inp: dict) -> dict:
@@ -359,22 +477,45 @@ def _noise_net(profile: str, st: dict, inp: dict) -> dict:
     ref = inp["nets"]["pnn"]
     _, out_te = ic.model_times(det, inp["x_te"][: len(ref["t_in"])])
     _, out_s = ic.model_times(det, inp["x_tr"][inp["search_idx"]])
-    return {"w1": w1.tolist(), "w2": w2.tolist(), "alpha": [1.0, 1.0], "t_in": ref["t_in"], "labels": ref["labels"],
-            "t_model": out_te, "search_t_in": ref["search_t_in"], "search_model": out_s,
-            "accuracy_model": ic.accuracy(out_te, ref["labels"]), "train_last": metrics["epochs"][-1],
-            "sigma_spike": st["sigma_spike"]}  # fmt: skip
+    return {
+        "w1": w1.tolist(),
+        "w2": w2.tolist(),
+        "alpha": [1.0, 1.0],
+        "t_in": ref["t_in"],
+        "labels": ref["labels"],
+        "t_model": out_te,
+        "search_t_in": ref["search_t_in"],
+        "search_model": out_s,
+        "accuracy_model": ic.accuracy(out_te, ref["labels"]),
+        "train_last": metrics["epochs"][-1],
+        "sigma_spike": st["sigma_spike"],
+    }
 
 
 def _task(kind: str, flow: str, net: dict, rows: list[int], alpha=None) -> dict:
-    return {"kind": kind, "flow": flow, "w1": net["w1"], "w2": net["w2"],
-            "alpha": list(alpha if alpha is not None else net["alpha"]), "t_in": net["t_in"][rows].tolist()}
+    return {
+        "kind": kind,
+        "flow": flow,
+        "w1": net["w1"],
+        "w2": net["w2"],
+        "alpha": list(alpha if alpha is not None else net["alpha"]),
+        "t_in": net["t_in"][rows].tolist(),
+    }
 
 
 def _refit_task(flow: str, net: dict, st: dict, rows: list[int], factors=None, refine=None) -> dict:
-    return {"kind": "refit", "flow": flow, "w1": net["w1"], "w2": net["w2"], "alpha": list(net["alpha"]),
-            "search_t_in": net["search_t_in"].tolist(), "search_model": np.asarray(net["search_model"]).tolist(),
-            "factors": list(factors if factors is not None else st["factors"]),
-            "refine": list(refine if refine is not None else st["refine"]), "test_t_in": net["t_in"][rows].tolist()}
+    return {
+        "kind": "refit",
+        "flow": flow,
+        "w1": net["w1"],
+        "w2": net["w2"],
+        "alpha": list(net["alpha"]),
+        "search_t_in": net["search_t_in"].tolist(),
+        "search_model": np.asarray(net["search_model"]).tolist(),
+        "factors": list(factors if factors is not None else st["factors"]),
+        "refine": list(refine if refine is not None else st["refine"]),
+        "test_t_in": net["t_in"][rows].tolist(),
+    }
 
 
 def compute(profile: str) -> dict:
@@ -390,16 +531,24 @@ def compute(profile: str) -> dict:
     labels = nets[flows[0]]["labels"]
     n_test = len(labels)
     # class-balanced subsets of the test samples; round-robin, so each smaller one lies inside the fixed rows' one
-    sub = {k: balanced_subset(labels, min(st[s], n_test)) for k, s in (("fixed", "n_fixed"), ("refit", "n_refit_test"),
-           ("mismatch", "mismatch_samples"), ("energy", "energy_samples"))}  # fmt: skip
+    sub = {
+        k: balanced_subset(labels, min(st[s], n_test))
+        for k, s in (
+            ("fixed", "n_fixed"),
+            ("refit", "n_refit_test"),
+            ("mismatch", "mismatch_samples"),
+            ("energy", "energy_samples"),
+        )
+    }
     noise = _noise_net(profile, st, inp) if st["noise_flow"] else None
     jobs_a = []
     for corner, temp in st["conditions"]:
         for f in flows:
             tasks = [_task("runs", f, nets[f], sub["fixed"]), _refit_task(f, nets[f], st, sub["refit"])]
             jobs_a.append(make_job(circuit, workdir, f"{corner}{temp:g}_{f}", tasks, corner=corner, temp_c=temp))
-    jobs_a.append(make_job(circuit, workdir, "energy", [_task("energy", f, nets[f], sub["energy"]) for f in flows],
-                           probes=True))  # fmt: skip
+    jobs_a.append(
+        make_job(circuit, workdir, "energy", [_task("energy", f, nets[f], sub["energy"]) for f in flows], probes=True)
+    )
     if noise is not None:
         nt = _refit_task("pnn_noise", noise, st, sub["mismatch"], factors=(0.8, 0.9, 1.0, 1.1, 1.2), refine=(1.033,))
         jobs_a.append(make_job(circuit, workdir, "noise_tt", [{**nt, "always_test": True}]))
@@ -416,7 +565,7 @@ def compute(profile: str) -> dict:
     with Executor(**executor_settings(st)) as ex:
         if noise is None:
             res, wall = run_batches(ex, jobs_a + mismatch_jobs(None), "08: circuit conditions (one job each)")
-            res_a, res_b = res[: len(jobs_a)], res[len(jobs_a):]
+            res_a, res_b = res[: len(jobs_a)], res[len(jobs_a) :]
         else:
             res_a, wall_a = run_batches(ex, jobs_a, "08: corners, energy, noise-trained scale")
             nz = res_a[-1]["tasks"][0]
@@ -426,15 +575,19 @@ def compute(profile: str) -> dict:
             wall = wall_a + wall_b
     out = {
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in st.items()},
-        "source": inp["src"]["source"], "source_machine": inp["src"].get("machine"),
-        "device_values": inp["dev"], "flows": flows, "subsets": sub, "search_samples": inp["search_idx"],
+        "source": inp["src"]["source"],
+        "source_machine": inp["src"].get("machine"),
+        "device_values": inp["dev"],
+        "flows": flows,
+        "subsets": sub,
+        "search_samples": inp["search_idx"],
         "model_check_max_abs": {f: nets[f]["model_check_max_abs"] for f in flows},
         "corners": crm.corner_rows(st, nets, flows, res_a, sub),
         "mismatch": crm.mismatch_summary(st, nets, flows, res_b, sub["mismatch"], noise),
         "energy": crm.energy_summary(nets, flows, res_a[len(st["conditions"]) * len(flows)], sub["energy"], circuit),
         "nonlinear_e": crm.nonlinear_e(profile, inp, st),
         "sim_wall_s": wall,
-    }  # fmt: skip
+    }
     out["mismatch"]["seeds"] = [MISMATCH_SEED0 + k for k in range(st["mismatch_n"])]
     out.update(crm.counts(res_a + res_b, wall, executor_settings(st)))
     out["wall_s"] = time.perf_counter() - t_start

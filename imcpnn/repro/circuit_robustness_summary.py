@@ -34,24 +34,32 @@ def score_times(t_spice: np.ndarray, t_model: np.ndarray, labels: np.ndarray) ->
     that their RMSE only measures the model's distance to the window's end."""
     t_spice, t_model = np.asarray(t_spice, dtype=float), np.asarray(t_model, dtype=float)
     ok = np.all(np.isfinite(t_spice), axis=1)
-    return {"n": int(len(ok)), "n_failed": int((~ok).sum()),
-            "rmse_ns": ic.rmse_ns(t_model[ok], t_spice[ok]) if ok.any() else math.nan,
-            "acc": ic.accuracy(t_spice[ok], np.asarray(labels)[ok]) if ok.any() else math.nan,
-            "n_silent": int(np.all(t_spice[ok] >= 1.0, axis=1).sum())}  # fmt: skip
+    return {
+        "n": int(len(ok)),
+        "n_failed": int((~ok).sum()),
+        "rmse_ns": ic.rmse_ns(t_model[ok], t_spice[ok]) if ok.any() else math.nan,
+        "acc": ic.accuracy(t_spice[ok], np.asarray(labels)[ok]) if ok.any() else math.nan,
+        "n_silent": int(np.all(t_spice[ok] >= 1.0, axis=1).sum()),
+    }
 
 
 def _score_runs(runs: list[dict], t_model: np.ndarray, labels: np.ndarray) -> dict:
     t2 = np.array([r["t2"] if r["ok"] else [np.nan] * 5 for r in runs])
     out = score_times(t2, t_model, labels)
-    out["failures"] = [{"sample": k, "error": r["error"], "netlist": r.get("netlist")} for k, r in enumerate(runs)
-                       if not r["ok"]]  # fmt: skip
+    out["failures"] = [
+        {"sample": k, "error": r["error"], "netlist": r.get("netlist")} for k, r in enumerate(runs) if not r["ok"]
+    ]
     out["unmappable"] = sum(bool(r.get("unmappable")) for r in runs)
     return out
 
 
 def _row(corner: str, temp: float, scales: str, per_flow: dict, **extra) -> dict:
-    row = {"corner": corner, "temp_c": temp, "scales": scales,
-           "n_test": max((s["n"] for s in per_flow.values()), default=0)}  # fmt: skip
+    row = {
+        "corner": corner,
+        "temp_c": temp,
+        "scales": scales,
+        "n_test": max((s["n"] for s in per_flow.values()), default=0),
+    }
     for f in ("ann", "pnn"):
         s = per_flow.get(f)
         row[f"rmse_{f}_ns"] = s["rmse_ns"] if s else None
@@ -70,17 +78,28 @@ def corner_rows(st: dict, nets: dict, flows: list[str], res: list[dict], sub: di
     pos = [sub["fixed"].index(k) for k in sub["refit"]]  # the refit samples among the fixed runs
 
     def tt_on(rows: np.ndarray) -> dict:
-        out = {f: score_times(nets[f]["t_spice_07"][rows], nets[f]["t_model"][rows], nets[f]["labels"][rows])
-               for f in flows}  # fmt: skip
+        out = {
+            f: score_times(nets[f]["t_spice_07"][rows], nets[f]["t_model"][rows], nets[f]["labels"][rows])
+            for f in flows
+        }
         for f in flows:
             out[f]["alpha"] = list(nets[f]["alpha"])
         return out
 
     src = "notebook 07's test runs (same circuit and simulator settings)"
-    rows = [_row("tt", 27.0, "fixed", tt_on(fx), source=src, all_test=summ(tt_on(np.arange(len(nets[flows[0]][
-                 "labels"]))))),
-            _row("tt", 27.0, "refit", tt_on(r), source=src + "; the tt scales are 07's own search",
-                 fixed_same_samples=summ(tt_on(r)))]  # fmt: skip
+    rows = [
+        _row(
+            "tt", 27.0, "fixed", tt_on(fx), source=src, all_test=summ(tt_on(np.arange(len(nets[flows[0]]["labels"]))))
+        ),
+        _row(
+            "tt",
+            27.0,
+            "refit",
+            tt_on(r),
+            source=src + "; the tt scales are 07's own search",
+            fixed_same_samples=summ(tt_on(r)),
+        ),
+    ]
     for c, (corner, temp) in enumerate(st["conditions"]):
         fixed, refit, same, search = {}, {}, {}, {}
         for j, f in enumerate(flows):
@@ -107,14 +126,19 @@ def not_simulable_reason(error: str) -> str:
     errors carry ngspice's whole message)."""
     m = re.search(r"detected during (\S+) parameter checking", error)
     if m:
-        return (f"ngspice's {m.group(1)} parameter check refused a model card of this corner (a fatal model error, "
-                "not a convergence failure); every run of this condition counted as failed")
+        return (
+            f"ngspice's {m.group(1)} parameter check refused a model card of this corner (a fatal model error, "
+            "not a convergence failure); every run of this condition counted as failed"
+        )
     return error.strip().splitlines()[0][:200] if error.strip() else "no reason recorded"
 
 
 def summ(per_flow: dict) -> dict:
-    return {k: v for f in ("ann", "pnn") for k, v in ((f"rmse_{f}_ns", per_flow.get(f, {}).get("rmse_ns")),
-                                                       (f"acc_{f}", per_flow.get(f, {}).get("acc")))}  # fmt: skip
+    return {
+        k: v
+        for f in ("ann", "pnn")
+        for k, v in ((f"rmse_{f}_ns", per_flow.get(f, {}).get("rmse_ns")), (f"acc_{f}", per_flow.get(f, {}).get("acc")))
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -143,10 +167,14 @@ def mismatch_summary(st: dict, nets: dict, flows: list[str], res: list[dict], ro
     else:
         test = noise["tt_search"]["test"]
         nom = _score_runs(test, np.asarray(noise["t_model"])[r], np.asarray(noise["labels"])[r])
-        out["noise_trained_pnn"] = {"sigma_spike": noise["sigma_spike"], "alpha_tt": noise["alpha"],
-                                    "accuracy_model_test": noise["accuracy_model"], "nominal": nom,
-                                    "tt_search": {k: v for k, v in noise["tt_search"].items() if k != "test"},
-                                    "train_last": noise["train_last"]}  # fmt: skip
+        out["noise_trained_pnn"] = {
+            "sigma_spike": noise["sigma_spike"],
+            "alpha_tt": noise["alpha"],
+            "accuracy_model_test": noise["accuracy_model"],
+            "nominal": nom,
+            "tt_search": {k: v for k, v in noise["tt_search"].items() if k != "test"},
+            "train_last": noise["train_last"],
+        }
     return out
 
 
@@ -159,8 +187,13 @@ def paired_difference(a: list[float], b: list[float]) -> dict:
     n = lower + higher
     k = min(lower, higher)
     p = min(1.0, 2.0 * sum(math.comb(n, i) for i in range(k + 1)) / 2.0**n) if n else math.nan
-    return {"n_pairs": int(d.size), "median_diff_ns": float(np.median(d)) if d.size else math.nan,
-            "b_lower_in": lower, "b_higher_in": higher, "sign_test_p": p}  # fmt: skip
+    return {
+        "n_pairs": int(d.size),
+        "median_diff_ns": float(np.median(d)) if d.size else math.nan,
+        "b_lower_in": lower,
+        "b_higher_in": higher,
+        "sign_test_p": p,
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -191,24 +224,35 @@ def energy_summary(nets: dict, flows: list[str], res: dict, rows: list[int], cir
         tot = np.array([e["total_j"] for e in es])
         d_out = np.concatenate([np.array(x["t2"]) - net["t_spice_07"][k] for k, x in ok]) * 1e3
         d_hid = np.concatenate([np.array(x["t1"]) - net["t_spice_hidden_07"][k] for k, x in ok]) * 1e3
-        split = max(max(abs(e["check"]["vdd_split_j"] - e["check"]["vdd_delivered_j"]) / abs(e["check"][
-            "vdd_delivered_j"]), abs(e["check"]["v0_split_j"] - e["check"]["v0_delivered_j"]) / abs(e["check"][
-                "v0_delivered_j"])) for e in es)  # fmt: skip
+        split = max(
+            max(
+                abs(e["check"]["vdd_split_j"] - e["check"]["vdd_delivered_j"]) / abs(e["check"]["vdd_delivered_j"]),
+                abs(e["check"]["v0_split_j"] - e["check"]["v0_delivered_j"]) / abs(e["check"]["v0_delivered_j"]),
+            )
+            for e in es
+        )
         out[f] = {
-            "per_inference_j": float(tot.mean()), "per_inference_j_samples": tot.tolist(),
-            "per_sop_j": float(tot.sum() / sum(sops)), "sops_per_inference": float(np.mean(sops)),
+            "per_inference_j": float(tot.mean()),
+            "per_inference_j_samples": tot.tolist(),
+            "per_sop_j": float(tot.sum() / sum(sops)),
+            "sops_per_inference": float(np.mean(sops)),
             "breakdown": _mean_nested([e["breakdown"] for e in es]),
             "group_totals": _mean_nested([e["group_totals"] for e in es]),
             "discharger_dissipated_j": float(np.mean([e["discharger_dissipated_j"] for e in es])),
             "logic_j_per_output_spike": float(sum(e["breakdown"]["neurons"]["logic"] for e in es) / max(spikes, 1)),
             "neuron_spikes_per_inference": spikes / len(ok),
-            "membrane_cv2_j": es[0]["membrane_cv2_j"], "samples": [k for k, _ in ok],
-            "n_failed": len(runs) - len(ok), "ammeter_split_max_rel_error": split,
+            "membrane_cv2_j": es[0]["membrane_cv2_j"],
+            "samples": [k for k, _ in ok],
+            "n_failed": len(runs) - len(ok),
+            "ammeter_split_max_rel_error": split,
             "probes_vs_07_max_abs_ns": {"output": float(np.abs(d_out).max()), "hidden": float(np.abs(d_hid).max())},
-            "probes_vs_07_rms_ns": {"output": float(np.sqrt(np.mean(d_out**2))),
-                                    "hidden": float(np.sqrt(np.mean(d_hid**2)))},
-            "window_s": circuit.timing.t_end, "alpha": list(net["alpha"]),
-        }  # fmt: skip
+            "probes_vs_07_rms_ns": {
+                "output": float(np.sqrt(np.mean(d_out**2))),
+                "hidden": float(np.sqrt(np.mean(d_hid**2))),
+            },
+            "window_s": circuit.timing.t_end,
+            "alpha": list(net["alpha"]),
+        }
     return out
 
 
@@ -224,14 +268,17 @@ def fit_curves(curves: dict, dev: dict, degree: int, v0: float = 1.3) -> dict:
     out: dict = {"degree": degree, "v_range": list(v_range), "u_range": list(FIT_U), "v_th": v_th}
     for key, name in (("synapse_n", "h_pos"), ("synapse_p", "h_neg")):
         c = curves[key]
-        fits = [fit_relative_poly(np.array(c["v"]), np.abs(np.array(i)), v0=v0, v_th=v_th, degree=degree,
-                                  v_range=v_range) for i in c["i"]]  # fmt: skip
+        fits = [
+            fit_relative_poly(np.array(c["v"]), np.abs(np.array(i)), v0=v0, v_th=v_th, degree=degree, v_range=v_range)
+            for i in c["i"]
+        ]
         out[name] = np.median([f.coef for f in fits], axis=0).tolist()
         out[f"{name}_rms_rel"] = float(np.median([f.rms_rel for f in fits]))
     d = curves["discharger"]
     k = int(np.argmin(np.abs(np.array(d["v_b_dis"]) - dev["v_b_dis"])))
-    fd = fit_relative_poly(np.array(d["v"]), np.abs(np.array(d["i"][k])), v0=v0, v_th=v_th, degree=degree,
-                           v_range=v_range)  # fmt: skip
+    fd = fit_relative_poly(
+        np.array(d["v"]), np.abs(np.array(d["i"][k])), v0=v0, v_th=v_th, degree=degree, v_range=v_range
+    )
     out.update({"h_dis": list(fd.coef), "h_dis_rms_rel": fd.rms_rel, "v_b_dis_curve": float(d["v_b_dis"][k])})
     return out
 
@@ -274,8 +321,11 @@ def nonlinear_e(profile: str, inp: dict, st: dict) -> dict:
     t_in = torch.as_tensor(net["t_in"], dtype=torch.float64)
     sp_out, sp_hid = net["t_spice_07"], net["t_spice_hidden_07"]
     ok = np.all(np.isfinite(sp_out), axis=1)
-    lin = {"h_pos": [1.0, -1.0 / dev["e_rev_pos"]], "h_neg": [1.0, -1.0 / dev["e_rev_neg"]],
-           "h_dis": [1.0, -1.0 / dev["e_dis"]]}  # fmt: skip
+    lin = {
+        "h_pos": [1.0, -1.0 / dev["e_rev_pos"]],
+        "h_neg": [1.0, -1.0 / dev["e_rev_neg"]],
+        "h_dis": [1.0, -1.0 / dev["e_dis"]],
+    }
     hid_l, out_l = (x.detach().numpy() for x in poly_times(t_in, net["w1"], net["w2"], lin))
     hid_m, _ = ic.model_times(net["model"], inp["x_te"][: len(t_in)])
     res: dict = {
@@ -283,14 +333,19 @@ def nonlinear_e(profile: str, inp: dict, st: dict) -> dict:
         "rmse_pnn_linear_ode_ns": ic.rmse_ns(out_l[ok], sp_out[ok]),
         "rmse_hidden_linear_ns": ic.rmse_ns(hid_m[ok], sp_hid[ok]),
         "linear_ode_vs_exact_max_abs": float(max(np.abs(out_l - net["t_model"]).max(), np.abs(hid_l - hid_m).max())),
-        "n_test": int(ok.sum()), "spice_runs": "notebook 07's tt / 27 °C test runs of the PNN (fixed scales)",
-        "linear_e": lin, "by_degree": {},
-    }  # fmt: skip
+        "n_test": int(ok.sum()),
+        "spice_runs": "notebook 07's tt / 27 °C test runs of the PNN (fixed scales)",
+        "linear_e": lin,
+        "by_degree": {},
+    }
     for d in DEGREES:
         h = fit_curves(curves, dev, d)
         hid, out = (x.detach().numpy() for x in poly_times(t_in, net["w1"], net["w2"], h))
-        res["by_degree"][str(d)] = {**h, "rmse_out_ns": ic.rmse_ns(out[ok], sp_out[ok]),
-                                    "rmse_hidden_ns": ic.rmse_ns(hid[ok], sp_hid[ok])}  # fmt: skip
+        res["by_degree"][str(d)] = {
+            **h,
+            "rmse_out_ns": ic.rmse_ns(out[ok], sp_out[ok]),
+            "rmse_hidden_ns": ic.rmse_ns(hid[ok], sp_hid[ok]),
+        }
     q = res["by_degree"]["2"]
     res["rmse_pnn_nonlinear_ns"] = q["rmse_out_ns"]
     res["rmse_hidden_nonlinear_ns"] = q["rmse_hidden_ns"]
@@ -299,10 +354,12 @@ def nonlinear_e(profile: str, inp: dict, st: dict) -> dict:
     res["training_cost_s_per_epoch"] = {
         "exact_linear": _epoch_cost(x_tr, net["w1"], net["w2"], None, dev, nb, bs),
         "ode_quadratic": _epoch_cost(x_tr, net["w1"], net["w2"], q, dev, nb, bs),
-        "samples": len(x_tr), "batch": bs, "batches_timed": nb,
+        "samples": len(x_tr),
+        "batch": bs,
+        "batches_timed": nb,
         "note": "forward + backward of the two-layer net, timed on the first batches and scaled to the training "
-                "set; this machine, 1 thread, float64, the ODE solver's default tolerances",
-    }  # fmt: skip
+        "set; this machine, 1 thread, float64, the ODE solver's default tolerances",
+    }
     return res
 
 
@@ -327,13 +384,19 @@ def counts(res: list[dict], wall: float, executor: dict) -> dict:
         runs += mine
     sims = [r for r in runs if r is None or not r.get("unmappable")]
     job_wall = sum(job["wall_s"] for job in res)
-    return {"simulations": len(sims), "failed_simulations": failed, "failed_elsewhere": failed_elsewhere,
-            "unmappable_sample_runs": sum(1 for r in runs if r is not None and r.get("unmappable")),
-            "jobs": len(res), "job_errors": [j["job_error"] for j in res if j.get("job_error")],
-            "jobs_retried": {j["tag"]: j["retried"] for j in res if j.get("retried")},
-            "job_wall_s": {j["tag"]: round(j["wall_s"], 1) for j in res},
-            "conditions_not_simulable": [{"job": j["tag"], "error": j["fatal"]} for j in res if j.get("fatal")],
-            "worker_s_per_simulation": job_wall / max(len(sims), 1), "executor": executor}  # fmt: skip
+    return {
+        "simulations": len(sims),
+        "failed_simulations": failed,
+        "failed_elsewhere": failed_elsewhere,
+        "unmappable_sample_runs": sum(1 for r in runs if r is not None and r.get("unmappable")),
+        "jobs": len(res),
+        "job_errors": [j["job_error"] for j in res if j.get("job_error")],
+        "jobs_retried": {j["tag"]: j["retried"] for j in res if j.get("retried")},
+        "job_wall_s": {j["tag"]: round(j["wall_s"], 1) for j in res},
+        "conditions_not_simulable": [{"job": j["tag"], "error": j["fatal"]} for j in res if j.get("fatal")],
+        "worker_s_per_simulation": job_wall / max(len(sims), 1),
+        "executor": executor,
+    }
 
 
 def _f(x, nd: int = 1) -> str:
@@ -350,8 +413,10 @@ def _silent_text(r: dict) -> str:
     ann, pnn = r.get("silent_ann"), r.get("silent_pnn")
     if not ann and not pnn:
         return ""
-    return (f"; no output spike in the window (all clipped to t = 1) in {ann or 0} / {pnn or 0} of the "
-            f"{r['n_test']} samples")
+    return (
+        f"; no output spike in the window (all clipped to t = 1) in {ann or 0} / {pnn or 0} of the "
+        f"{r['n_test']} samples"
+    )
 
 
 def paper_comparison(res: dict) -> list[dict]:
@@ -359,8 +424,10 @@ def paper_comparison(res: dict) -> list[dict]:
     from imcpnn.repro.report import comparison_row
 
     st, rows = res["settings"], []
-    base = (f"{res['profile_label']}: notebook 07's networks and tt scales ({res['source']}), schematic sky130, "
-            f"{st['workers']} workers")
+    base = (
+        f"{res['profile_label']}: notebook 07's networks and tt scales ({res['source']}), schematic sky130, "
+        f"{st['workers']} workers"
+    )
     nr = "not reported"
     by = {(r["corner"], r["temp_c"], r["scales"]): r for r in res["corners"]}
     for (corner, temp, scales), r in by.items():
@@ -369,65 +436,106 @@ def paper_comparison(res: dict) -> list[dict]:
         rf = by.get((corner, temp, "refit"), {})
         same = rf.get("fixed_same_samples", {})
         fac = {f: v.get("factor") for f, v in rf.get("flows", {}).items()}
-        ours = (f"fixed: RMSE ANN {_f(r['rmse_ann_ns'])} / PNN {_f(r['rmse_pnn_ns'])} ns, acc {_pct(r['acc_ann'])} / "
-                f"{_pct(r['acc_pnn'])} ({r['n_test']} test); refit: RMSE {_f(rf.get('rmse_ann_ns'))} / "
-                f"{_f(rf.get('rmse_pnn_ns'))} ns, acc {_pct(rf.get('acc_ann'))} / {_pct(rf.get('acc_pnn'))} "
-                f"({rf.get('n_test')} test; fixed on those: {_f(same.get('rmse_ann_ns'))} / "
-                f"{_f(same.get('rmse_pnn_ns'))} ns)")  # fmt: skip
+        ours = (
+            f"fixed: RMSE ANN {_f(r['rmse_ann_ns'])} / PNN {_f(r['rmse_pnn_ns'])} ns, acc {_pct(r['acc_ann'])} / "
+            f"{_pct(r['acc_pnn'])} ({r['n_test']} test); refit: RMSE {_f(rf.get('rmse_ann_ns'))} / "
+            f"{_f(rf.get('rmse_pnn_ns'))} ns, acc {_pct(rf.get('acc_ann'))} / {_pct(rf.get('acc_pnn'))} "
+            f"({rf.get('n_test')} test; fixed on those: {_f(same.get('rmse_ann_ns'))} / "
+            f"{_f(same.get('rmse_pnn_ns'))} ns)"
+        )
         if r.get("all_test"):
             a = r["all_test"]
             ours += f"; all test samples: {_f(a['rmse_ann_ns'])} / {_f(a['rmse_pnn_ns'])} ns"
         ours += _silent_text(r)
         if r.get("not_simulable"):
             ours = f"not simulable: {not_simulable_reason(r['not_simulable'])}"
-        rows.append(comparison_row("beyond Fig. 7d", f"corner {corner}, {temp:g} °C: ANN-to-IMC / PNN-to-IMC", nr,
-                                   ours, "beyond the paper", base + f"; refit factors {fac}",
-                                   note="refit = one common factor on the flow's tt scales, searched on "
-                                        f"{st['n_search']} training samples"))  # fmt: skip
+        rows.append(
+            comparison_row(
+                "beyond Fig. 7d",
+                f"corner {corner}, {temp:g} °C: ANN-to-IMC / PNN-to-IMC",
+                nr,
+                ours,
+                "beyond the paper",
+                base + f"; refit factors {fac}",
+                note="refit = one common factor on the flow's tt scales, searched on "
+                f"{st['n_search']} training samples",
+            )
+        )
     mm = res["mismatch"]
     parts = []
     for f in ("ann", "pnn", "pnn_noise"):
         if f"rmse_{f}_ns" in mm:
             r_, a_ = np.array(mm[f"rmse_{f}_ns"], dtype=float), np.array(mm[f"acc_{f}"], dtype=float)
-            parts.append(f"{f.upper()}: RMSE median {np.nanmedian(r_):.1f} ns (range {np.nanmin(r_):.1f}-"
-                         f"{np.nanmax(r_):.1f}), accuracy median {np.nanmedian(a_):.0%} (min {np.nanmin(a_):.0%})")
-    rows.append(comparison_row("beyond Fig. 7d", f"device mismatch, {mm['n']} Monte-Carlo instances (sky130 "
-                               "mismatch models), tt scales fixed", nr, "; ".join(parts), "beyond the paper",
-                               base + f"; {mm['n_samples']} test samples per instance"))  # fmt: skip
+            parts.append(
+                f"{f.upper()}: RMSE median {np.nanmedian(r_):.1f} ns (range {np.nanmin(r_):.1f}-"
+                f"{np.nanmax(r_):.1f}), accuracy median {np.nanmedian(a_):.0%} (min {np.nanmin(a_):.0%})"
+            )
+    rows.append(
+        comparison_row(
+            "beyond Fig. 7d",
+            f"device mismatch, {mm['n']} Monte-Carlo instances (sky130 mismatch models), tt scales fixed",
+            nr,
+            "; ".join(parts),
+            "beyond the paper",
+            base + f"; {mm['n_samples']} test samples per instance",
+        )
+    )
     nz = mm["noise_trained_pnn"]
     if isinstance(nz, str):
         ours = nz
     else:
         pv, nom_p = mm.get("noise_vs_pnn", {}), mm.get("nominal_pnn", {})
         med = {f: _f(float(np.nanmedian(mm[f"rmse_{f}_ns"]))) for f in ("pnn_noise", "pnn")}
-        ours = (f"sigma {nz['sigma_spike']}: nominal tt RMSE {_f(nz['nominal']['rmse_ns'])} ns (PNN sigma 0: "
-                f"{_f(nom_p.get('rmse_ns'))} ns) on the {mm['n_samples']} samples; under mismatch median "
-                f"{med['pnn_noise']} vs {med['pnn']} ns; "
-                f"lower in {pv.get('b_lower_in')} of {pv.get('n_pairs')} instances, median paired difference "
-                f"{pv.get('median_diff_ns', math.nan):+.1f} ns (two-sided sign test p = "
-                f"{pv.get('sign_test_p', math.nan):.2g})")  # fmt: skip
-    rows.append(comparison_row("beyond Fig. 7d / §3 noise", "PNN trained with spike-time noise sigma_spike: "
-                               "robustness to mismatch", nr, ours, "beyond the paper",
-                               base + ("" if isinstance(nz, str) else "; the noise-trained PNN's own tt scale "
-                                       "searched on the training samples")))  # fmt: skip
+        ours = (
+            f"sigma {nz['sigma_spike']}: nominal tt RMSE {_f(nz['nominal']['rmse_ns'])} ns (PNN sigma 0: "
+            f"{_f(nom_p.get('rmse_ns'))} ns) on the {mm['n_samples']} samples; under mismatch median "
+            f"{med['pnn_noise']} vs {med['pnn']} ns; "
+            f"lower in {pv.get('b_lower_in')} of {pv.get('n_pairs')} instances, median paired difference "
+            f"{pv.get('median_diff_ns', math.nan):+.1f} ns (two-sided sign test p = "
+            f"{pv.get('sign_test_p', math.nan):.2g})"
+        )
+    rows.append(
+        comparison_row(
+            "beyond Fig. 7d / §3 noise",
+            "PNN trained with spike-time noise sigma_spike: robustness to mismatch",
+            nr,
+            ours,
+            "beyond the paper",
+            base
+            + (
+                "" if isinstance(nz, str) else "; the noise-trained PNN's own tt scale searched on the training samples"
+            ),
+        )
+    )
     for f, e in res["energy"].items():
         if "per_inference_j" not in e:
             continue
         g = e["group_totals"]
-        rows.append(comparison_row("beyond Fig. 7", f"{f.upper()}-to-IMC energy per inference / per synaptic event",
-                                   nr, f"{e['per_inference_j'] * 1e12:.2f} pJ / {e['per_sop_j'] * 1e15:.0f} fJ per "
-                                   f"SOP (synapses {g['synapse_arrays'] * 1e12:.2f}, neurons "
-                                   f"{g['neurons'] * 1e12:.2f}, control {g['control'] * 1e12:.3f} pJ)",
-                                   "beyond the paper", base + f"; tt 27 °C, mean over {len(e['samples'])} test "
-                                   f"samples, window {e['window_s'] * 1e6:.1f} µs",
-                                   note=f"membranes' C V0^2 = {e['membrane_cv2_j'] * 1e12:.2f} pJ"))  # fmt: skip
+        rows.append(
+            comparison_row(
+                "beyond Fig. 7",
+                f"{f.upper()}-to-IMC energy per inference / per synaptic event",
+                nr,
+                f"{e['per_inference_j'] * 1e12:.2f} pJ / {e['per_sop_j'] * 1e15:.0f} fJ per "
+                f"SOP (synapses {g['synapse_arrays'] * 1e12:.2f}, neurons "
+                f"{g['neurons'] * 1e12:.2f}, control {g['control'] * 1e12:.3f} pJ)",
+                "beyond the paper",
+                base + f"; tt 27 °C, mean over {len(e['samples'])} test samples, window {e['window_s'] * 1e6:.1f} µs",
+                note=f"membranes' C V0^2 = {e['membrane_cv2_j'] * 1e12:.2f} pJ",
+            )
+        )
     ne = res["nonlinear_e"]
     if "rmse_pnn_nonlinear_ns" in ne:
-        rows.append(comparison_row("beyond Fig. 7d (App. G future work)", "PNN-to-IMC RMSE: linear E± vs quadratic "
-                                   "E(v) (same weights, scales and SPICE runs)", nr,
-                                   f"{ne['rmse_pnn_linear_ns']:.2f} ns vs {ne['rmse_pnn_nonlinear_ns']:.2f} ns "
-                                   f"(hidden layer {ne['rmse_hidden_linear_ns']:.2f} vs "
-                                   f"{ne['rmse_hidden_nonlinear_ns']:.2f} ns)", "beyond the paper",
-                                   base + f"; fits over u in {ne['by_degree']['2']['u_range']}, ODE "
-                                   "solver"))  # fmt: skip
+        rows.append(
+            comparison_row(
+                "beyond Fig. 7d (App. G future work)",
+                "PNN-to-IMC RMSE: linear E± vs quadratic E(v) (same weights, scales and SPICE runs)",
+                nr,
+                f"{ne['rmse_pnn_linear_ns']:.2f} ns vs {ne['rmse_pnn_nonlinear_ns']:.2f} ns "
+                f"(hidden layer {ne['rmse_hidden_linear_ns']:.2f} vs "
+                f"{ne['rmse_hidden_nonlinear_ns']:.2f} ns)",
+                "beyond the paper",
+                base + f"; fits over u in {ne['by_degree']['2']['u_range']}, ODE solver",
+            )
+        )
     return rows

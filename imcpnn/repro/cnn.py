@@ -57,39 +57,124 @@ _COMMON = dict(model="vgg7", lr_schedule="cosine", offset="random", test_offset=
 #: M = 10 (Fig. 11/12) or 15 and 4 (Fig. 5d), test M = 30, 5 seeds, the paper's grids, augmented.
 SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": dict(
-        base=dict(_COMMON, dataset="cifar10", width=0.0625, train_subset=64, test_subset=32, val_size=32,
-                  epochs=1, batch_size=32, lr=2e-3, steps=4, test_steps=4),  # fmt: skip
+        base=dict(
+            _COMMON,
+            dataset="cifar10",
+            width=0.0625,
+            train_subset=64,
+            test_subset=32,
+            val_size=32,
+            epochs=1,
+            batch_size=32,
+            lr=2e-3,
+            steps=4,
+            test_steps=4,
+        ),
         fmnist=dict(dataset="fmnist", train_subset=64, test_subset=32, val_size=32),
-        e_grid=[1.0, 3.0, 100.0], sweep_m=[4], peak_e=3.0, ann_e=100.0, low_e=1.0, peak_seeds=[0, 1], seeds=[0],
-        m_grid=[2, 4], m_e=[1.0], workers=1, sig12=dict(widths=[], sigmas=[], e=[], steps=4),
-        sig11=dict(sigmas=[0.0], e=[1.0, 3.0], steps=4), scale_e=[1.0, 3.0], ann_models=2, scale_n=16,
+        e_grid=[1.0, 3.0, 100.0],
+        sweep_m=[4],
+        peak_e=3.0,
+        ann_e=100.0,
+        low_e=1.0,
+        peak_seeds=[0, 1],
+        seeds=[0],
+        m_grid=[2, 4],
+        m_e=[1.0],
+        workers=1,
+        sig12=dict(widths=[], sigmas=[], e=[], steps=4),
+        sig11=dict(sigmas=[0.0], e=[1.0, 3.0], steps=4),
+        scale_e=[1.0, 3.0],
+        ann_models=2,
+        scale_n=16,
         coarse=(0.5, 1.5, 0.5),
-        f14_e=2.0, f14_alphas=(0.5, 1.5, 0.5), f13_ms=[2, 4], f13_repeats=2, f13_n=32,
+        f14_e=2.0,
+        f14_alphas=(0.5, 1.5, 0.5),
+        f13_ms=[2, 4],
+        f13_repeats=2,
+        f13_n=32,
     ),
     "quick": dict(
-        base=dict(_COMMON, dataset="cifar10", width=0.125, train_subset=4_000, test_subset=400, val_size=300,
-                  epochs=3, batch_size=32, lr=2e-3, steps=4, test_steps=10, augment=False),  # fmt: skip
-        fmnist=dict(dataset="fmnist", train_subset=2_000), workers=2,
-        e_grid=[1.0, 2.0, 3.0, 4.0, 10.0, 100.0], sweep_m=[4], peak_e=3.0, ann_e=100.0, low_e=1.0,
-        peak_seeds=[0, 1, 2], seeds=[0], m_grid=[2, 4], m_e=[1.0],
+        base=dict(
+            _COMMON,
+            dataset="cifar10",
+            width=0.125,
+            train_subset=4_000,
+            test_subset=400,
+            val_size=300,
+            epochs=3,
+            batch_size=32,
+            lr=2e-3,
+            steps=4,
+            test_steps=10,
+            augment=False,
+        ),
+        fmnist=dict(dataset="fmnist", train_subset=2_000),
+        workers=2,
+        e_grid=[1.0, 2.0, 3.0, 4.0, 10.0, 100.0],
+        sweep_m=[4],
+        peak_e=3.0,
+        ann_e=100.0,
+        low_e=1.0,
+        peak_seeds=[0, 1, 2],
+        seeds=[0],
+        m_grid=[2, 4],
+        m_e=[1.0],
         sig12=dict(widths=[], sigmas=[], e=[], steps=10),
-        sig11=dict(sigmas=[0.0, 0.04], e=[1.0, 3.0, 100.0], steps=4), scale_e=[1.0, 2.0, 4.0], ann_models=1,
-        scale_n=100, coarse=(0.5, 1.5, 0.5), f14_e=2.0, f14_alphas=(0.5, 1.5, 0.5), f13_ms=[2, 4, 10, 30],
-        f13_repeats=2, f13_n=200,
+        sig11=dict(sigmas=[0.0, 0.04], e=[1.0, 3.0, 100.0], steps=4),
+        scale_e=[1.0, 2.0, 4.0],
+        ann_models=1,
+        scale_n=100,
+        coarse=(0.5, 1.5, 0.5),
+        f14_e=2.0,
+        f14_alphas=(0.5, 1.5, 0.5),
+        f13_ms=[2, 4, 10, 30],
+        f13_repeats=2,
+        f13_n=200,
     ),
     "paper": dict(
-        base=dict(_COMMON, dataset="cifar10", width=1.0, train_subset=None, test_subset=None, val_size=5_000,
-                  epochs=100, batch_size=32, lr=1e-4, lr_schedule="constant", steps=15, test_steps=30),
-        fmnist=dict(dataset="fmnist"), workers=1,
-        e_grid=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0], sweep_m=[15, 4], peak_e=3.0, ann_e=100.0,
-        low_e=1.0, peak_seeds=[0, 1, 2, 3, 4], seeds=[0, 1, 2, 3, 4], m_grid=[2, 3, 4, 6, 10, 15, 30],
+        base=dict(
+            _COMMON,
+            dataset="cifar10",
+            width=1.0,
+            train_subset=None,
+            test_subset=None,
+            val_size=5_000,
+            epochs=100,
+            batch_size=32,
+            lr=1e-4,
+            lr_schedule="constant",
+            steps=15,
+            test_steps=30,
+        ),
+        fmnist=dict(dataset="fmnist"),
+        workers=1,
+        e_grid=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0],
+        sweep_m=[15, 4],
+        peak_e=3.0,
+        ann_e=100.0,
+        low_e=1.0,
+        peak_seeds=[0, 1, 2, 3, 4],
+        seeds=[0, 1, 2, 3, 4],
+        m_grid=[2, 3, 4, 6, 10, 15, 30],
         m_e=[4.0, 2.0, 1.0],
-        sig12=dict(widths=[1.0, 2.0], sigmas=[0.0, 0.005, 0.01, 0.02, 0.04],
-                   e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 17.0, 30.7, 100.0], steps=10),
-        sig11=dict(sigmas=[0.0, 0.005, 0.01, 0.02, 0.04], e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 17.0, 30.7, 100.0],
-                   steps=10),
-        scale_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0], ann_models=5, scale_n=5_000, coarse=(0.5, 3.0, 0.3), f14_e=2.0,
-        f14_alphas=(0.5, 3.0, 0.1), f13_ms=[2, 3, 4, 6, 10, 15, 20, 30, 40], f13_repeats=10, f13_n=10_000,
+        sig12=dict(
+            widths=[1.0, 2.0],
+            sigmas=[0.0, 0.005, 0.01, 0.02, 0.04],
+            e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 17.0, 30.7, 100.0],
+            steps=10,
+        ),
+        sig11=dict(
+            sigmas=[0.0, 0.005, 0.01, 0.02, 0.04], e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 17.0, 30.7, 100.0], steps=10
+        ),
+        scale_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0],
+        ann_models=5,
+        scale_n=5_000,
+        coarse=(0.5, 3.0, 0.3),
+        f14_e=2.0,
+        f14_alphas=(0.5, 3.0, 0.1),
+        f13_ms=[2, 3, 4, 6, 10, 15, 20, 30, 40],
+        f13_repeats=10,
+        f13_n=10_000,
     ),
 }
 
@@ -118,14 +203,22 @@ def e_seeds(s: dict[str, Any], e: float) -> list[int]:
 
 def sweep_configs(s: dict[str, Any]) -> dict[tuple[int, float, int], TrainConfig]:
     """Fig. 5d: (M, |E|, seed) -> run (random offset, sigma 0.01)."""
-    return {(m, e, sd): base_config(s, e_rev=e, steps=m, seed=sd)
-            for m in s["sweep_m"] for e in s["e_grid"] for sd in e_seeds(s, e)}  # fmt: skip
+    return {
+        (m, e, sd): base_config(s, e_rev=e, steps=m, seed=sd)
+        for m in s["sweep_m"]
+        for e in s["e_grid"]
+        for sd in e_seeds(s, e)
+    }
 
 
 def offset_configs(s: dict[str, Any]) -> dict[tuple[float, int, str], TrainConfig]:
     """Fig. 5b-c: (|E|, M, offset) -> run (seed 0)."""
-    return {(e, m, off): base_config(s, e_rev=e, steps=m, offset=off)
-            for e in s["m_e"] for m in s["m_grid"] for off in ("random", "fixed")}  # fmt: skip
+    return {
+        (e, m, off): base_config(s, e_rev=e, steps=m, offset=off)
+        for e in s["m_e"]
+        for m in s["m_grid"]
+        for off in ("random", "fixed")
+    }
 
 
 def sigma_configs(s: dict[str, Any], dataset: str) -> dict[tuple[float, float, float], TrainConfig]:
@@ -136,8 +229,12 @@ def sigma_configs(s: dict[str, Any], dataset: str) -> dict[tuple[float, float, f
     else:
         sg, widths = s["sig11"], [1.0]
     w0 = s["base"]["width"]
-    return {(w, sigma, e): base_config(s, dataset, e_rev=e, steps=sg["steps"], sigma_spike=sigma, width=w0 * w)
-            for w in widths for sigma in sg["sigmas"] for e in sg["e"]}  # fmt: skip
+    return {
+        (w, sigma, e): base_config(s, dataset, e_rev=e, steps=sg["steps"], sigma_spike=sigma, width=w0 * w)
+        for w in widths
+        for sigma in sg["sigmas"]
+        for e in sg["e"]
+    }
 
 
 def all_configs(s: dict[str, Any]) -> list[TrainConfig]:
@@ -148,15 +245,29 @@ def all_configs(s: dict[str, Any]) -> list[TrainConfig]:
     return out
 
 
-def run_all(configs: Iterable[TrainConfig], profile: str, *, threads: int, device: str | None = None,
-            progress: bool = True, workers: int = 1) -> dict[TrainConfig, X.RunResult]:  # fmt: skip
+def run_all(
+    configs: Iterable[TrainConfig],
+    profile: str,
+    *,
+    threads: int,
+    device: str | None = None,
+    progress: bool = True,
+    workers: int = 1,
+) -> dict[TrainConfig, X.RunResult]:
     """Train (or read back) every config through the run cache, the missing ones as independent jobs of the
     executor (:func:`imcpnn.repro.fmnist_mlp.run_many`; settings from ``make ... EXECUTOR= WORKERS=``, else
     ``workers`` local jobs: the profile's ``workers``); returns config -> result."""
     configs = list(configs)
     ex = env_settings(default_workers=workers)
-    return dict(zip(configs, X.run_many(configs, profile, device=device, threads=threads, progress=progress,
-                                        desc="CNN runs", executor=ex), strict=True))  # fmt: skip
+    return dict(
+        zip(
+            configs,
+            X.run_many(
+                configs, profile, device=device, threads=threads, progress=progress, desc="CNN runs", executor=ex
+            ),
+            strict=True,
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------------ analyses
@@ -200,16 +311,23 @@ def test_m_curve(model, x, y, ms: list[int], repeats: int) -> dict[int, list[flo
     return {m: [100.0 * evaluate(model, x, y, test_steps=m, seed=r) for r in range(repeats)] for m in ms}
 
 
-def scale_panel(model, val: tuple, test: tuple, e: float, alphas: list[float], *, test_steps: int | None = None
-                ) -> dict[str, Any]:  # fmt: skip
+def scale_panel(
+    model, val: tuple, test: tuple, e: float, alphas: list[float], *, test_steps: int | None = None
+) -> dict[str, Any]:
     """App. F (Fig. 14b): the (alpha+, alpha-) grid of an ANN-trained model tested at |E| = ``e``; the marked
     point is the best on VALIDATION, the grid shown is the TEST accuracy (%)."""
     g_val = X.scale_grid(model, *val, e, alphas, test_steps=test_steps)
     g_test = X.scale_grid(model, *test, e, alphas, test_steps=test_steps)
     i, j = np.unravel_index(np.argmax(g_val), g_val.shape)
-    return {"e_rev": e, "alphas": alphas, "test": (100 * g_test).tolist(), "val": (100 * g_val).tolist(),
-            "best_on_validation": [alphas[i], alphas[j]], "test_at_best": 100 * float(g_test[i, j]),
-            "test_at_1_1": 100 * float(g_test[alphas.index(1.0), alphas.index(1.0)]) if 1.0 in alphas else None}
+    return {
+        "e_rev": e,
+        "alphas": alphas,
+        "test": (100 * g_test).tolist(),
+        "val": (100 * g_val).tolist(),
+        "best_on_validation": [alphas[i], alphas[j]],
+        "test_at_best": 100 * float(g_test[i, j]),
+        "test_at_1_1": 100 * float(g_test[alphas.index(1.0), alphas.index(1.0)]) if 1.0 in alphas else None,
+    }
 
 
 def cli_command(c: TrainConfig) -> str:
@@ -223,13 +341,26 @@ def cli_command(c: TrainConfig) -> str:
     """
     e = c.e_rev if not isinstance(c.e_rev, tuple) else ",".join(f"{v:g}" for v in c.e_rev)
     parts = [
-        "python -m imcpnn train", f"--dataset {c.dataset}", f"--model {c.model}", f"--width {c.width:g}",
-        f"--erev {e:g}" if not isinstance(e, str) else f"--erev {e}", f"--steps {c.steps}", f"--offset {c.offset}",
-        f"--test-steps {c.test_steps}", f"--test-offset {c.test_offset}", f"--sigma-spike {c.sigma_spike:g}",
-        f"--epochs {c.epochs}", f"--batch-size {c.batch_size}", f"--lr {c.lr:g}", f"--lr-schedule {c.lr_schedule}",
-        f"--seed {c.seed}", f"--train-subset {c.train_subset or 'all'}", f"--test-subset {c.test_subset or 'all'}",
-        f"--subset-seed {c.subset_seed}", f"--val-size {c.val_size}",
-    ]  # fmt: skip
+        "python -m imcpnn train",
+        f"--dataset {c.dataset}",
+        f"--model {c.model}",
+        f"--width {c.width:g}",
+        f"--erev {e:g}" if not isinstance(e, str) else f"--erev {e}",
+        f"--steps {c.steps}",
+        f"--offset {c.offset}",
+        f"--test-steps {c.test_steps}",
+        f"--test-offset {c.test_offset}",
+        f"--sigma-spike {c.sigma_spike:g}",
+        f"--epochs {c.epochs}",
+        f"--batch-size {c.batch_size}",
+        f"--lr {c.lr:g}",
+        f"--lr-schedule {c.lr_schedule}",
+        f"--seed {c.seed}",
+        f"--train-subset {c.train_subset or 'all'}",
+        f"--test-subset {c.test_subset or 'all'}",
+        f"--subset-seed {c.subset_seed}",
+        f"--val-size {c.val_size}",
+    ]
     if c.augment:
         parts.append("--augment")
     return " ".join(parts + ["--threads 1"])
@@ -239,6 +370,8 @@ def describe(c: TrainConfig, seeds: Any = 1) -> str:
     """A short text of the settings that produced a number (for REPRODUCTION rows)."""
     n_tr = c.train_subset or ((50_000 if c.dataset == "cifar10" else 60_000) - c.val_size)
     n_te = c.test_subset or 10_000
-    return (f"{c.dataset} VGG7 width {c.width:g}, {n_tr} train / {n_te} test images ({c.val_size} val), "
-            f"{c.epochs} epochs, Adam lr {c.lr:g} {c.lr_schedule}, batch {c.batch_size}, M = {c.steps} "
-            f"({c.offset}), test M = {c.test_steps}, sigma {c.sigma_spike:g}, augment {c.augment}; seeds: {seeds}")
+    return (
+        f"{c.dataset} VGG7 width {c.width:g}, {n_tr} train / {n_te} test images ({c.val_size} val), "
+        f"{c.epochs} epochs, Adam lr {c.lr:g} {c.lr_schedule}, batch {c.batch_size}, M = {c.steps} "
+        f"({c.offset}), test M = {c.test_steps}, sigma {c.sigma_spike:g}, augment {c.augment}; seeds: {seeds}"
+    )

@@ -22,8 +22,14 @@ from imcpnn.repro.profiles import check_profile
 from imcpnn.repro.report import comparison_row
 
 __all__ = [
-    "random_layer", "dstd_error_grid", "loglog_slope", "settings_for", "compute", "slope_verdict", "paper_comparison",
-]  # fmt: skip
+    "random_layer",
+    "dstd_error_grid",
+    "loglog_slope",
+    "settings_for",
+    "compute",
+    "slope_verdict",
+    "paper_comparison",
+]
 
 RANDOM_OFFSET_SEED = 1234
 FIT_M = (8, 64)  # M range of the slope against M (fine grids, above float64 round-off)
@@ -95,14 +101,21 @@ def settings_for(profile: str) -> dict:
         return dict(n_in=200, samples=50, neurons=4, trace_neurons=6, m=[4, 8, 16, 32, 64], e=[1, 4, 32, 64, 128])
     if profile == "quick":
         return dict(
-            n_in=1000, samples=1000, neurons=10, trace_neurons=12,
-            m=[2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128], e=[0.5, 1, 2, 4, 8, 16, 32, 64, 100],
-        )  # fmt: skip
+            n_in=1000,
+            samples=1000,
+            neurons=10,
+            trace_neurons=12,
+            m=[2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
+            e=[0.5, 1, 2, 4, 8, 16, 32, 64, 100],
+        )
     return dict(
-        n_in=1000, samples=1000, neurons=10, trace_neurons=20,
+        n_in=1000,
+        samples=1000,
+        neurons=10,
+        trace_neurons=20,
         m=[2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192, 256],
         e=[0.5, 0.7, 1, 1.4, 2, 2.8, 4, 5.6, 8, 11, 16, 23, 32, 45, 64, 100, 200, 400, 1000],
-    )  # fmt: skip
+    )
 
 
 def compute(profile: str, *, recompute: bool | None = None) -> dict:
@@ -124,11 +137,18 @@ def compute(profile: str, *, recompute: bool | None = None) -> dict:
         rows = [s["e"].index(e) for e in large_e]
         slopes_e = {str(m): loglog_slope(large_e, err[rows, j]) for j, m in enumerate(s["m"])}
         return {
-            "settings": s, "e_values": s["e"], "m_values": s["m"], "fit_m": fit_m, "fit_e": large_e,
-            "error_fixed_offset": err.tolist(), "error_random_offset": err_random.tolist(),
-            "random_offset_seed": RANDOM_OFFSET_SEED, "random_offset_e": 1,
-            "slope_vs_m": slopes_m, "slope_vs_e": slopes_e,
-        }  # fmt: skip
+            "settings": s,
+            "e_values": s["e"],
+            "m_values": s["m"],
+            "fit_m": fit_m,
+            "fit_e": large_e,
+            "error_fixed_offset": err.tolist(),
+            "error_random_offset": err_random.tolist(),
+            "random_offset_seed": RANDOM_OFFSET_SEED,
+            "random_offset_e": 1,
+            "slope_vs_m": slopes_m,
+            "slope_vs_e": slopes_e,
+        }
 
     config = {"settings": s, "weight_std": 2.0, "seed": 0, "random_offset_seed": RANDOM_OFFSET_SEED}
     return cache.compute_or_load(
@@ -154,21 +174,30 @@ def paper_comparison(res: dict, trace_err_2d: dict, profile: str) -> list[dict]:
     band = "verdict bands: reproduced within 0.1 of the theory's exponent, partially within 0.3"
     return [
         comparison_row(
-            "Fig. 3a", "DSTD error slope vs M (mean over |E| >= 4)", ref_m, round(slope_m, 3),
+            "Fig. 3a",
+            "DSTD error slope vs M (mean over |E| >= 4)",
+            ref_m,
+            round(slope_m, 3),
             slope_verdict(slope_m, float(ref_m.value)),
-            f"M = {res['fit_m'][0]}..{m_last}, |E| in {big_e}, {layer}", note=band,
+            f"M = {res['fit_m'][0]}..{m_last}, |E| in {big_e}, {layer}",
+            note=band,
         ),
         comparison_row(
-            "Fig. 3b", f"DSTD error slope vs |E| at M = {m_last}", ref_e, round(slope_e, 3),
+            "Fig. 3b",
+            f"DSTD error slope vs |E| at M = {m_last}",
+            ref_e,
+            round(slope_e, 3),
             slope_verdict(slope_e, float(ref_e.value)),
             f"|E| in {res['fit_e']}, M = {m_last}, {layer}",
             note=f"{band}; other M: " + ", ".join(f"M={m}: {res['slope_vs_e'][str(m)]:.2f}" for m in res["fit_m"]),
         ),
         comparison_row(
-            "Fig. 2d", "mean |v(1) error| of the traces, |E| = 1, M = 3 / 6 / 10", P.DSTD_ACCURACY["fig2d"],
+            "Fig. 2d",
+            "mean |v(1) error| of the traces, |E| = 1, M = 3 / 6 / 10",
+            P.DSTD_ACCURACY["fig2d"],
             " / ".join(f"{trace_err_2d[m]:.2g}" for m in (3, 6, 10)),
             "reproduced" if trace_err_2d[3] > trace_err_2d[6] > trace_err_2d[10] else "not reproduced",
             f"1 sample x {s['n_in']} inputs, {s['trace_neurons']} neurons, t_offset = 0, profile {profile}",
             note="reproduced = the error falls from M = 3 to 6 to 10 (the paper states it qualitatively)",
         ),
-    ]  # fmt: skip
+    ]

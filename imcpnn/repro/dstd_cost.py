@@ -46,10 +46,26 @@ from imcpnn.repro.dstd_cost_ttfs import run_ttfs_dense, run_ttfs_point
 from imcpnn.repro.profiles import check_profile, machine_info, output_dirs, write_json
 
 __all__ = [
-    "BenchConfig", "config_for", "make_layer_step", "make_floor_step", "run_layer_sweep", "match_tolerance",
-    "accuracy_match", "conv_nets", "run_conv", "run_conv_layers", "run_ttfs_dense", "run_ttfs_point", "run",
-    "results_path", "main", "METHODS", "fit_exponent", "summarize", "paper_comparison",
-]  # fmt: skip
+    "BenchConfig",
+    "config_for",
+    "make_layer_step",
+    "make_floor_step",
+    "run_layer_sweep",
+    "match_tolerance",
+    "accuracy_match",
+    "conv_nets",
+    "run_conv",
+    "run_conv_layers",
+    "run_ttfs_dense",
+    "run_ttfs_point",
+    "run",
+    "results_path",
+    "main",
+    "METHODS",
+    "fit_exponent",
+    "summarize",
+    "paper_comparison",
+]
 
 SCHEMA_VERSION = 3
 
@@ -99,20 +115,51 @@ def config_for(profile: str) -> BenchConfig:
     check_profile(profile)
     if profile == "smoke":
         return BenchConfig(
-            n_in=(16, 32, 64), n_out=32, batch=8, samples=16, repeats=2, time_cap_s=5.0, mem_cap_bytes=1e9,
-            ode_n_in_max=32, ode_rtols=(1.0, 1e-2, 1e-4), accuracy_size=(4, 32, 8), target=(64, 32, 8),
-            conv_batch=2, conv_steps=4, conv_repeats=1, conv_width=1 / 16, conv_image=16, ttfs_conv_batch=2,
-            ttfs_conv_width=0.25, ttfs_conv_image=8, ttfs_conv_repeats=1, ttfs_point=(64, 32, 4), ttfs_point_repeats=1,
-        )  # fmt: skip
+            n_in=(16, 32, 64),
+            n_out=32,
+            batch=8,
+            samples=16,
+            repeats=2,
+            time_cap_s=5.0,
+            mem_cap_bytes=1e9,
+            ode_n_in_max=32,
+            ode_rtols=(1.0, 1e-2, 1e-4),
+            accuracy_size=(4, 32, 8),
+            target=(64, 32, 8),
+            conv_batch=2,
+            conv_steps=4,
+            conv_repeats=1,
+            conv_width=1 / 16,
+            conv_image=16,
+            ttfs_conv_batch=2,
+            ttfs_conv_width=0.25,
+            ttfs_conv_image=8,
+            ttfs_conv_repeats=1,
+            ttfs_point=(64, 32, 4),
+            ttfs_point_repeats=1,
+        )
     if profile == "quick":
         return BenchConfig(
-            n_in=(100, 200, 300, 500, 1000, 2000, 3000), repeats=5, time_cap_s=25.0, mem_cap_bytes=6e9,
-            ode_n_in_max=200, conv_batch=32, conv_repeats=3, ttfs_point=(1000, 1000, 10),
-        )  # fmt: skip
+            n_in=(100, 200, 300, 500, 1000, 2000, 3000),
+            repeats=5,
+            time_cap_s=25.0,
+            mem_cap_bytes=6e9,
+            ode_n_in_max=200,
+            conv_batch=32,
+            conv_repeats=3,
+            ttfs_point=(1000, 1000, 10),
+        )
     return BenchConfig(
-        n_in=(100, 200, 300, 500, 1000, 1500, 2000, 3000, 4000, 6000), repeats=5, time_cap_s=600.0,
-        mem_cap_bytes=14e9, ode_n_in_max=1000, conv_batch=32, conv_repeats=5, ttfs_conv_repeats=5, threads=0,
-    )  # fmt: skip
+        n_in=(100, 200, 300, 500, 1000, 1500, 2000, 3000, 4000, 6000),
+        repeats=5,
+        time_cap_s=600.0,
+        mem_cap_bytes=14e9,
+        ode_n_in_max=1000,
+        conv_batch=32,
+        conv_repeats=5,
+        ttfs_conv_repeats=5,
+        threads=0,
+    )
 
 
 # ----------------------------------------------------------------------------- one layer
@@ -232,11 +279,20 @@ def run_layer_sweep(
             history[m][0].append(n_in)
             history[m][1].append(tm)
             history[m][2].append(mem or 0.0)
-            records.append({
-                "model": model, "method": m, "n_in": n_in, "n_out": cfg.n_out, "batch": cfg.batch,
-                "steps": steps if m in ("dstd", "floor") else None, "time_s": tm, "times_s": times[m],
-                "epoch_s": tm * cfg.samples / cfg.batch, "peak_bytes": mem,
-            })  # fmt: skip
+            records.append(
+                {
+                    "model": model,
+                    "method": m,
+                    "n_in": n_in,
+                    "n_out": cfg.n_out,
+                    "batch": cfg.batch,
+                    "steps": steps if m in ("dstd", "floor") else None,
+                    "time_s": tm,
+                    "times_s": times[m],
+                    "epoch_s": tm * cfg.samples / cfg.batch,
+                    "peak_bytes": mem,
+                }
+            )
             if m != "floor" and tm > cfg.time_cap_s and m not in stopped:
                 stopped[m] = f"step time {tm:.1f} s > cap {cfg.time_cap_s:g} s at N_in = {n_in}"
         del fns, t, w
@@ -298,9 +354,15 @@ def accuracy_match(cfg: BenchConfig, device: torch.device) -> dict:
     opts = {"rtol": match["rtol"], "atol": match["atol"]}
     match["err"] = err_of(F.rc_spike_potential(t, w, cfg.e_rev, method="ode", ode_options=opts))
     return {
-        "size": {"batch": b, "n_in": n, "n_out": o}, "e_rev": cfg.e_rev, "steps": cfg.m_rc,
-        "dstd_err": dstd_err, "exact_float32_err": exact_err, "ode": ode, "match": match, "ode_options": opts,
-    }  # fmt: skip
+        "size": {"batch": b, "n_in": n, "n_out": o},
+        "e_rev": cfg.e_rev,
+        "steps": cfg.m_rc,
+        "dstd_err": dstd_err,
+        "exact_float32_err": exact_err,
+        "ode": ode,
+        "match": match,
+        "ode_options": opts,
+    }
 
 
 def _load_average() -> float | None:
@@ -317,9 +379,15 @@ def _machine_key() -> dict:
 
 
 def run(
-    profile: str = "quick", *, device: str | None = None, conv: bool = True, ttfs: bool = True, models=None,
-    recompute: bool | None = None, cfg: BenchConfig | None = None,
-) -> dict:  # fmt: skip
+    profile: str = "quick",
+    *,
+    device: str | None = None,
+    conv: bool = True,
+    ttfs: bool = True,
+    models=None,
+    recompute: bool | None = None,
+    cfg: BenchConfig | None = None,
+) -> dict:
     """The whole benchmark of ``profile`` (each part computed or loaded through :mod:`imcpnn.repro.cache`);
     returns the payload (not written). ``recompute`` defaults to True in ``smoke``, else to the cache's rule.
     ``conv``: the VGG7 network and per-layer parts (and the TTFS CNN layers with ``ttfs``); ``ttfs``: the fused
@@ -334,8 +402,12 @@ def run(
         def timed() -> dict:
             t0, load0 = time.perf_counter(), _load_average()
             res = compute()
-            return {**res, "wall_s": time.perf_counter() - t0, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                    "load_average": [load0, _load_average()]}  # fmt: skip
+            return {
+                **res,
+                "wall_s": time.perf_counter() - t0,
+                "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                "load_average": [load0, _load_average()],
+            }
 
         config = {**base, "part": name, **extra}
         return cache.compute_or_load("dstd_cost", config, timed, profile=profile, device=dev.type, recompute=recompute)
@@ -346,10 +418,14 @@ def run(
     try:
         acc = part("accuracy_match", lambda: accuracy_match(cfg, dev))
         sweeps = {
-            model: part("sweep", lambda m=model: run_layer_sweep(m, cfg, dev, acc["ode_options"]), model=model,
-                        ode_options=acc["ode_options"])
+            model: part(
+                "sweep",
+                lambda m=model: run_layer_sweep(m, cfg, dev, acc["ode_options"]),
+                model=model,
+                ode_options=acc["ode_options"],
+            )
             for model in (models or cfg.models)
-        }  # fmt: skip
+        }
         conv_res = part("conv", lambda: run_conv(cfg, dev)) if conv else None
         extra = {}
         if conv:

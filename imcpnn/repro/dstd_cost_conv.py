@@ -54,11 +54,17 @@ def _ann_like(pnn: nn.Module, k: int) -> nn.Sequential:
     mods: list[nn.Module] = []
     for mod in pnn.modules():
         if isinstance(mod, layers.RCSpikeConv2d):
-            mods += [nn.Conv2d(mod.in_channels, mod.out_channels * k, mod.kernel_size, mod.stride, mod.padding,
-                               bias=False), _Take(mod.out_channels), _HardSigmoid()]  # fmt: skip
+            mods += [
+                nn.Conv2d(mod.in_channels, mod.out_channels * k, mod.kernel_size, mod.stride, mod.padding, bias=False),
+                _Take(mod.out_channels),
+                _HardSigmoid(),
+            ]
         elif isinstance(mod, layers.RCSpikeLinear):
-            mods += [nn.Linear(mod.in_features, mod.out_features * k, bias=False), _Take(mod.out_features),
-                     _HardSigmoid()]  # fmt: skip
+            mods += [
+                nn.Linear(mod.in_features, mod.out_features * k, bias=False),
+                _Take(mod.out_features),
+                _HardSigmoid(),
+            ]
         elif isinstance(mod, layers.TimeMinPool2d):
             mods.append(nn.MaxPool2d(mod.kernel_size, mod.stride))
         elif type(mod).__name__ == "Flatten":
@@ -92,20 +98,23 @@ def run_conv(cfg: Any, device: torch.device) -> dict:
 
         return fn
 
-    res = interleaved({"dstd": step(pnn, x), "ann": step(ann, x), "floor": step(floor, xm)}, cfg.conv_repeats,
-                      device, "VGG7 network")  # fmt: skip
+    res = interleaved(
+        {"dstd": step(pnn, x), "ann": step(ann, x), "floor": step(floor, xm)}, cfg.conv_repeats, device, "VGG7 network"
+    )
     for v in res.values():
         v["step_s"], v["per_image_s"] = v["time_s"], v["time_s"] / b
     mem = {k: res[k]["peak_bytes"] for k in res}
     return {
         "architecture": f"imcpnn.models.vgg7(width={cfg.conv_width:g}, image_size={s}), {s}x{s}x3 input",
-        "batch": b, "steps": m, "results": res,
+        "batch": b,
+        "steps": m,
+        "results": res,
         "dstd_over_ann": res["dstd"]["time_s"] / res["ann"]["time_s"],
         "dstd_over_floor": res["dstd"]["time_s"] / res["floor"]["time_s"],
         "floor_over_ann": res["floor"]["time_s"] / res["ann"]["time_s"],
         "dstd_over_ann_memory": mem["dstd"] / mem["ann"] if mem["dstd"] and mem["ann"] else None,
         "timing": "fastest of the interleaved repeats of each side",
-    }  # fmt: skip
+    }
 
 
 def conv_layer_specs(net: nn.Module, image_size: int) -> list[dict]:
@@ -113,9 +122,18 @@ def conv_layer_specs(net: nn.Module, image_size: int) -> list[dict]:
     specs, size, k = [], image_size, 0
     for mod in net.modules():
         if isinstance(mod, (layers.RCSpikeConv2d, layers.TTFSConv2d)):
-            specs.append({"layer": k, "in_channels": mod.in_channels, "out_channels": mod.out_channels,
-                          "kernel": mod.kernel_size, "stride": mod.stride, "padding": mod.padding, "size": size,
-                          "t_max": getattr(mod, "t_max", 1.0)})  # fmt: skip
+            specs.append(
+                {
+                    "layer": k,
+                    "in_channels": mod.in_channels,
+                    "out_channels": mod.out_channels,
+                    "kernel": mod.kernel_size,
+                    "stride": mod.stride,
+                    "padding": mod.padding,
+                    "size": size,
+                    "t_max": getattr(mod, "t_max", 1.0),
+                }
+            )
             size = (size + 2 * mod.padding - mod.kernel_size) // mod.stride + 1
             k += 1
         elif isinstance(mod, layers.TimeMinPool2d):
@@ -123,8 +141,7 @@ def conv_layer_specs(net: nn.Module, image_size: int) -> list[dict]:
     return specs
 
 
-def layer_steps(model: str, spec: dict, batch: int, steps: int, e_rev: float, device, dtype,
-                seed: int = 0) -> dict:  # fmt: skip
+def layer_steps(model: str, spec: dict, batch: int, steps: int, e_rev: float, device, dtype, seed: int = 0) -> dict:
     """Training steps of one conv layer alone: ``fused`` (the public functional API), ``plain`` (the plain-autograd
     reference) and ``floor`` (the unavoidable convolution forward and backward); the layer's input needs a gradient
     except for the first layer (the encoded image)."""
@@ -159,15 +176,19 @@ def layer_steps(model: str, spec: dict, batch: int, steps: int, e_rev: float, de
         return torch.rand((), device=device, dtype=dtype) * dt
 
     if model == "rc_spike":
-        fused = run(lambda: F.rc_spike_conv2d_potential(t, w, e_rev, method="dstd", steps=steps, offset="random",
-                                                        stride=stride, padding=pad))  # fmt: skip
-        plain = run(lambda: dstd.rc_spike_conv2d_potential(t, w, F.beta_weight(w, e_rev), steps, offset(), stride,
-                                                           pad))  # fmt: skip
+        fused = run(
+            lambda: F.rc_spike_conv2d_potential(
+                t, w, e_rev, method="dstd", steps=steps, offset="random", stride=stride, padding=pad
+            )
+        )
+        plain = run(lambda: dstd.rc_spike_conv2d_potential(t, w, F.beta_weight(w, e_rev), steps, offset(), stride, pad))
     else:
-        fused = run(lambda: F.ttfs_conv2d(t, w, e_rev, method="dstd", steps=steps, offset="random", t_max=t_max,
-                                          stride=stride, padding=pad))  # fmt: skip
-        plain = run(lambda: dstd.ttfs_conv2d(t, w, F.beta_weight(w, e_rev), 1.0, steps, offset(), t_max, stride,
-                                             pad))  # fmt: skip
+        fused = run(
+            lambda: F.ttfs_conv2d(
+                t, w, e_rev, method="dstd", steps=steps, offset="random", t_max=t_max, stride=stride, padding=pad
+            )
+        )
+        plain = run(lambda: dstd.ttfs_conv2d(t, w, F.beta_weight(w, e_rev), 1.0, steps, offset(), t_max, stride, pad))
     sm = torch.rand(batch * steps, c, s, s, generator=gen).to(device, dtype).requires_grad_(need_t)
     w2 = torch.randn(2 * o, c, k, k, generator=gen).to(device, dtype).requires_grad_(True)
     gy2 = torch.randn(batch * steps, 2 * o, s_out, s_out, generator=gen).to(device, dtype)
@@ -186,12 +207,20 @@ def run_conv_layers(model: str, cfg: Any, device: torch.device) -> dict:
 
     dtype = getattr(torch, cfg.dtype)
     if model == "rc_spike":
-        net, image, batch, steps = vgg7(cfg.e_rev, width=cfg.conv_width, image_size=cfg.conv_image), \
-            cfg.conv_image, cfg.conv_batch, cfg.conv_steps  # fmt: skip
+        net, image, batch, steps = (
+            vgg7(cfg.e_rev, width=cfg.conv_width, image_size=cfg.conv_image),
+            cfg.conv_image,
+            cfg.conv_batch,
+            cfg.conv_steps,
+        )
         repeats = cfg.conv_repeats
     else:
-        net, image, batch, steps = ttfs_cnn(cfg.e_rev, width=cfg.ttfs_conv_width, image_size=cfg.ttfs_conv_image), \
-            cfg.ttfs_conv_image, cfg.ttfs_conv_batch, cfg.m_ttfs  # fmt: skip
+        net, image, batch, steps = (
+            ttfs_cnn(cfg.e_rev, width=cfg.ttfs_conv_width, image_size=cfg.ttfs_conv_image),
+            cfg.ttfs_conv_image,
+            cfg.ttfs_conv_batch,
+            cfg.m_ttfs,
+        )
         repeats = cfg.ttfs_conv_repeats
     rows = []
     specs = conv_layer_specs(net, image)
@@ -203,17 +232,26 @@ def run_conv_layers(model: str, cfg: Any, device: torch.device) -> dict:
         if bar is not None:
             bar.update(1)
         fl = res["floor"]
-        rows.append({
-            **spec, "results": res,
-            "fused_over_floor": res["fused"]["time_s"] / fl["time_s"],
-            "plain_over_floor": res["plain"]["time_s"] / fl["time_s"],
-            "plain_over_fused": res["plain"]["time_s"] / res["fused"]["time_s"],
-        })  # fmt: skip
+        rows.append(
+            {
+                **spec,
+                "results": res,
+                "fused_over_floor": res["fused"]["time_s"] / fl["time_s"],
+                "plain_over_floor": res["plain"]["time_s"] / fl["time_s"],
+                "plain_over_fused": res["plain"]["time_s"] / res["fused"]["time_s"],
+            }
+        )
     if bar is not None:
         bar.close()
     net_name = "imcpnn.models.vgg7" if model == "rc_spike" else "imcpnn.models.ttfs_cnn"
     width = cfg.conv_width if model == "rc_spike" else cfg.ttfs_conv_width
-    return {"model": model, "network": f"{net_name}(width={width:g}, image_size={image})", "batch": batch,
-            "steps": steps, "e_rev": cfg.e_rev, "layers": rows,
-            "max_fused_over_floor": max(r["fused_over_floor"] for r in rows),
-            "timing": "fastest of the interleaved repeats of each side"}  # fmt: skip
+    return {
+        "model": model,
+        "network": f"{net_name}(width={width:g}, image_size={image})",
+        "batch": batch,
+        "steps": steps,
+        "e_rev": cfg.e_rev,
+        "layers": rows,
+        "max_fused_over_floor": max(r["fused_over_floor"] for r in rows),
+        "timing": "fastest of the interleaved repeats of each side",
+    }

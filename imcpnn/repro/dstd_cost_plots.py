@@ -14,8 +14,12 @@ from imcpnn.repro.profiles import save_figure
 
 __all__ = ["plot"]
 
-_STYLE = {"exact": ("C0", "o", "exact (sorted)"), "dstd": ("C3", "s", "DSTD"), "ode": ("C2", "^", "ODE (torchdiffeq)"),
-          "floor": ("k", "", "DSTD matmul floor")}  # fmt: skip
+_STYLE = {
+    "exact": ("C0", "o", "exact (sorted)"),
+    "dstd": ("C3", "s", "DSTD"),
+    "ode": ("C2", "^", "ODE (torchdiffeq)"),
+    "floor": ("k", "", "DSTD matmul floor"),
+}
 
 
 def _where(payload: dict) -> str:
@@ -47,11 +51,16 @@ def plot(payload: dict, figures_dir: Path | None = None, *, replot: bool = False
             ls = "--" if meth == "floor" else "-"
             axes[0].plot(ns, [r["epoch_s"] for r in rs], ls, color=col, marker=mk, label=lab)
             if meth != "floor":
-                axes[1].plot(ns, [(r["peak_bytes"] or np.nan) / 2**20 for r in rs], ls, color=col, marker=mk,
-                             label=lab)  # fmt: skip
+                axes[1].plot(ns, [(r["peak_bytes"] or np.nan) / 2**20 for r in rs], ls, color=col, marker=mk, label=lab)
             if sweep["stopped"].get(meth) and meth != "floor":
-                axes[0].annotate("stop", (ns[-1], rs[-1]["epoch_s"]), textcoords="offset points", xytext=(4, 4),
-                                 fontsize=8, color=col)  # fmt: skip
+                axes[0].annotate(
+                    "stop",
+                    (ns[-1], rs[-1]["epoch_s"]),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=8,
+                    color=col,
+                )
         axes[0].set_ylabel(f"training time per epoch [s] ({cfg['samples']} samples)")
         axes[1].set_ylabel("peak memory of one step [MiB]")
         for ax in axes:
@@ -60,8 +69,11 @@ def plot(payload: dict, figures_dir: Path | None = None, *, replot: bool = False
             ax.set_xlabel("number of input spikes N_in")
             ax.grid(True, which="both", alpha=0.3)
         axes[0].legend(fontsize=8)
-        fig.suptitle(f"{names[model][1]}: 1 layer of {cfg['n_out']} neurons, batch {cfg['batch']}, M = {m} "
-                     f"({_where(payload)}){tag}", fontsize=9)  # fmt: skip
+        fig.suptitle(
+            f"{names[model][1]}: 1 layer of {cfg['n_out']} neurons, batch {cfg['batch']}, M = {m} "
+            f"({_where(payload)}){tag}",
+            fontsize=9,
+        )
         fig.tight_layout()
         figs[names[model][0]] = fig
     if payload.get("conv"):
@@ -76,8 +88,11 @@ def plot(payload: dict, figures_dir: Path | None = None, *, replot: bool = False
         axes[1].set_ylabel("peak memory per step [MiB]")
         for ax in axes:
             ax.tick_params(axis="x", labelsize=7)
-        fig.suptitle(f"VGG7 (imcpnn.models.vgg7), batch {conv['batch']}: DSTD/ANN = {conv['dstd_over_ann']:.1f}x, "
-                     f"DSTD/floor = {conv['dstd_over_floor']:.2f}x ({_where(payload)}){tag}", fontsize=8)  # fmt: skip
+        fig.suptitle(
+            f"VGG7 (imcpnn.models.vgg7), batch {conv['batch']}: DSTD/ANN = {conv['dstd_over_ann']:.1f}x, "
+            f"DSTD/floor = {conv['dstd_over_floor']:.2f}x ({_where(payload)}){tag}",
+            fontsize=8,
+        )
         fig.tight_layout()
         figs["fig_conv_cost"] = fig
     parts = [(k, payload[k]) for k in ("conv_layers", "ttfs_conv_layers") if payload.get(k)]
@@ -87,8 +102,13 @@ def plot(payload: dict, figures_dir: Path | None = None, *, replot: bool = False
             names = [f"L{x['layer']}\n{x['in_channels']}->{x['out_channels']}\n@{x['size']}" for x in cl["layers"]]
             xs = np.arange(len(names))
             for i, (meth, col) in enumerate((("floor", "k"), ("fused", "C3"), ("plain", "C7"))):
-                ax.bar(xs + (i - 1) * 0.27, [x["results"][meth]["time_s"] for x in cl["layers"]], 0.27, color=col,
-                       label={"floor": "floor (convolutions)", "fused": "fused DSTD", "plain": "plain autograd"}[meth])
+                ax.bar(
+                    xs + (i - 1) * 0.27,
+                    [x["results"][meth]["time_s"] for x in cl["layers"]],
+                    0.27,
+                    color=col,
+                    label={"floor": "floor (convolutions)", "fused": "fused DSTD", "plain": "plain autograd"}[meth],
+                )
             ax.set_xticks(xs, names, fontsize=7)
             ax.set_ylabel("time per training step [s]")
             label = "RC-Spike VGG7" if key == "conv_layers" else "TTFS CNN"

@@ -64,17 +64,26 @@ def run_ttfs_dense(cfg: Any, device: torch.device) -> dict:
         w2.grad = None
         (s @ w2.t()).sum().backward()
 
-    fns = {"fused": _step(lambda: F.ttfs(t, w, e, method="dstd", steps=m, offset="random"), w),
-           "plain": _step(plain, w), "floor": floor}  # fmt: skip
+    fns = {
+        "fused": _step(lambda: F.ttfs(t, w, e, method="dstd", steps=m, offset="random"), w),
+        "plain": _step(plain, w),
+        "floor": floor,
+    }
     res = interleaved(fns, cfg.repeats, device, "TTFS dense fused / plain / floor")
     fired = float(torch.isfinite(F.ttfs(t, w.detach(), e, method="dstd", steps=m, offset="fixed")).double().mean())
     return {
-        "n_in": n_in, "n_out": n_out, "batch": batch, "steps": m, "e_rev": e, "results": res, "fired_fraction": fired,
+        "n_in": n_in,
+        "n_out": n_out,
+        "batch": batch,
+        "steps": m,
+        "e_rev": e,
+        "results": res,
+        "fired_fraction": fired,
         "fused_over_floor": res["fused"]["time_s"] / res["floor"]["time_s"],
         "plain_over_floor": res["plain"]["time_s"] / res["floor"]["time_s"],
         "plain_over_fused": res["plain"]["time_s"] / res["fused"]["time_s"],
         "timing": "fastest of the interleaved repeats of each side",
-    }  # fmt: skip
+    }
 
 
 def run_ttfs_point(cfg: Any, device: torch.device) -> dict:
@@ -93,12 +102,21 @@ def run_ttfs_point(cfg: Any, device: torch.device) -> dict:
         ex_times.append(dt)
         if mem is not None:
             ex_mems.append(mem)
-    res["exact"] = {"times_s": ex_times, "time_s": min(ex_times), "median_s": sorted(ex_times)[len(ex_times) // 2],
-                    "peak_bytes": min(ex_mems) if ex_mems else None}  # fmt: skip
+    res["exact"] = {
+        "times_s": ex_times,
+        "time_s": min(ex_times),
+        "median_s": sorted(ex_times)[len(ex_times) // 2],
+        "peak_bytes": min(ex_mems) if ex_mems else None,
+    }
     d, x = res["dstd"], res["exact"]
     return {
-        "n_in": n_in, "n_out": n_out, "batch": batch, "steps": m, "e_rev": e, "results": res,
+        "n_in": n_in,
+        "n_out": n_out,
+        "batch": batch,
+        "steps": m,
+        "e_rev": e,
+        "results": res,
         "exact_over_dstd_time": x["time_s"] / d["time_s"],
         "exact_over_dstd_memory": x["peak_bytes"] / d["peak_bytes"] if x["peak_bytes"] and d["peak_bytes"] else None,
         "timing": "fastest of the repeats of each side",
-    }  # fmt: skip
+    }

@@ -47,37 +47,120 @@ _VAL_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 #: ``smoke`` takes seconds.
 SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": dict(
-        base=dict(train_subset=256, test_subset=128, val_size=64, epochs=1, batch_size=64, lr=1e-3,
-                  lr_schedule="cosine", test_steps=10),
-        headline=dict(), grid_e=[4.0, 1.0], grid_m=[3, 6], penalty_m=[3], penalty_seeds=[0, 1],
-        sweep_seeds=[0], m3_seeds=[0], m15_seeds=[0], f4_m3_e=[1.0, 4.0, 100.0], f4_m15_e=[1.0, 4.0],
-        f4_m15=6, sigmas=[0.0, 0.04], sigma_e=[1.0, 4.0], sigma_steps=3, test_ms=[3, 10], test_repeats=2,
-        scale_e=[1.0, 4.0], scale_n=64, scale_test_steps=5, coarse=(0.5, 2.0, 0.5), grid=(0.8, 1.2, 0.2),
-        grid_e_ann=2.0, grid_n=64, ann_seeds=[0], hist_e=[1.0, 100.0], hist_n=128, m13_n=128,
+        base=dict(
+            train_subset=256,
+            test_subset=128,
+            val_size=64,
+            epochs=1,
+            batch_size=64,
+            lr=1e-3,
+            lr_schedule="cosine",
+            test_steps=10,
+        ),
+        headline=dict(),
+        grid_e=[4.0, 1.0],
+        grid_m=[3, 6],
+        penalty_m=[3],
+        penalty_seeds=[0, 1],
+        sweep_seeds=[0],
+        m3_seeds=[0],
+        m15_seeds=[0],
+        f4_m3_e=[1.0, 4.0, 100.0],
+        f4_m15_e=[1.0, 4.0],
+        f4_m15=6,
+        sigmas=[0.0, 0.04],
+        sigma_e=[1.0, 4.0],
+        sigma_steps=3,
+        test_ms=[3, 10],
+        test_repeats=2,
+        scale_e=[1.0, 4.0],
+        scale_n=64,
+        scale_test_steps=5,
+        coarse=(0.5, 2.0, 0.5),
+        grid=(0.8, 1.2, 0.2),
+        grid_e_ann=2.0,
+        grid_n=64,
+        ann_seeds=[0],
+        hist_e=[1.0, 100.0],
+        hist_n=128,
+        m13_n=128,
     ),
     "quick": dict(
-        base=dict(train_subset=6_000, test_subset=2_000, val_size=1_000, epochs=3, batch_size=128, lr=1e-3,
-                  lr_schedule="cosine", test_steps=30),
-        headline=dict(), grid_e=[4.0, 2.0, 1.0], grid_m=[2, 3, 15],
-        penalty_m=[2, 3], penalty_seeds=[0, 1, 2, 3, 4], sweep_seeds=[0], m3_seeds=[0, 1],
-        m15_seeds=[0, 1], f4_m3_e=[1.0, 2.0, 4.0, 10.0, 100.0], f4_m15_e=[1.0, 4.0, 100.0], f4_m15=15,
-        sigmas=[0.0, 0.005, 0.01, 0.02, 0.04], sigma_e=[1.0, 10.0], sigma_steps=10,
-        test_ms=[2, 3, 5, 10, 15, 30], test_repeats=3, scale_e=[1.0, 4.0, 10.0], scale_n=300,
-        scale_test_steps=10, coarse=(0.6, 3.0, 0.6), grid=(0.5, 3.1, 0.2), grid_e_ann=2.0, grid_n=100, ann_seeds=[0, 1],
-        hist_e=[1.0, 2.0, 4.0, 10.0, 100.0], hist_n=1000, m13_n=1000,
+        base=dict(
+            train_subset=6_000,
+            test_subset=2_000,
+            val_size=1_000,
+            epochs=3,
+            batch_size=128,
+            lr=1e-3,
+            lr_schedule="cosine",
+            test_steps=30,
+        ),
+        headline=dict(),
+        grid_e=[4.0, 2.0, 1.0],
+        grid_m=[2, 3, 15],
+        penalty_m=[2, 3],
+        penalty_seeds=[0, 1, 2, 3, 4],
+        sweep_seeds=[0],
+        m3_seeds=[0, 1],
+        m15_seeds=[0, 1],
+        f4_m3_e=[1.0, 2.0, 4.0, 10.0, 100.0],
+        f4_m15_e=[1.0, 4.0, 100.0],
+        f4_m15=15,
+        sigmas=[0.0, 0.005, 0.01, 0.02, 0.04],
+        sigma_e=[1.0, 10.0],
+        sigma_steps=10,
+        test_ms=[2, 3, 5, 10, 15, 30],
+        test_repeats=3,
+        scale_e=[1.0, 4.0, 10.0],
+        scale_n=300,
+        scale_test_steps=10,
+        coarse=(0.6, 3.0, 0.6),
+        grid=(0.5, 3.1, 0.2),
+        grid_e_ann=2.0,
+        grid_n=100,
+        ann_seeds=[0, 1],
+        hist_e=[1.0, 2.0, 4.0, 10.0, 100.0],
+        hist_n=1000,
+        m13_n=1000,
     ),
     "paper": dict(
-        base=dict(train_subset=None, test_subset=None, val_size=5_000, epochs=50, batch_size=32, lr=1e-4,
-                  lr_schedule="constant", test_steps=30),
-        headline=dict(), grid_e=[4.0, 2.0, 1.0], grid_m=[2, 3, 4, 6, 10, 15, 30], penalty_m=[2, 3],
-        penalty_seeds=[0, 1, 2, 3, 4], sweep_seeds=[0, 1, 2, 3, 4], m3_seeds=[0, 1, 2, 3, 4],
-        m15_seeds=[0, 1, 2, 3, 4], f4_m3_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0],
-        f4_m15_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0], f4_m15=15,
-        sigmas=[0.0, 0.005, 0.01, 0.02, 0.04], sigma_e=[1.0, 2.0, 4.0, 7.4, 8.4, 15.0, 30.7, 100.0],
-        sigma_steps=10, test_ms=[2, 3, 4, 6, 10, 15, 20, 30, 40], test_repeats=10,
-        scale_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0], scale_n=5_000, scale_test_steps=30, coarse=(0.5, 3.0, 0.3),
-        grid=(0.5, 3.0, 0.1), grid_e_ann=2.0, grid_n=5_000, ann_seeds=[0, 1, 2, 3, 4],
-        hist_e=[1.0, 2.0, 4.0, 10.0, 100.0], hist_n=10_000,
+        base=dict(
+            train_subset=None,
+            test_subset=None,
+            val_size=5_000,
+            epochs=50,
+            batch_size=32,
+            lr=1e-4,
+            lr_schedule="constant",
+            test_steps=30,
+        ),
+        headline=dict(),
+        grid_e=[4.0, 2.0, 1.0],
+        grid_m=[2, 3, 4, 6, 10, 15, 30],
+        penalty_m=[2, 3],
+        penalty_seeds=[0, 1, 2, 3, 4],
+        sweep_seeds=[0, 1, 2, 3, 4],
+        m3_seeds=[0, 1, 2, 3, 4],
+        m15_seeds=[0, 1, 2, 3, 4],
+        f4_m3_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0],
+        f4_m15_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 30.7, 100.0],
+        f4_m15=15,
+        sigmas=[0.0, 0.005, 0.01, 0.02, 0.04],
+        sigma_e=[1.0, 2.0, 4.0, 7.4, 8.4, 15.0, 30.7, 100.0],
+        sigma_steps=10,
+        test_ms=[2, 3, 4, 6, 10, 15, 20, 30, 40],
+        test_repeats=10,
+        scale_e=[1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0],
+        scale_n=5_000,
+        scale_test_steps=30,
+        coarse=(0.5, 3.0, 0.3),
+        grid=(0.5, 3.0, 0.1),
+        grid_e_ann=2.0,
+        grid_n=5_000,
+        ann_seeds=[0, 1, 2, 3, 4],
+        hist_e=[1.0, 2.0, 4.0, 10.0, 100.0],
+        hist_n=10_000,
         m13_n=10_000,
     ),
 }
@@ -105,8 +188,13 @@ def cell_seeds(s: dict[str, Any], e: float, m: int, offset: str) -> list[int]:
 def grid_cells(s: dict[str, Any]) -> list[tuple[float, int, str, int]]:
     """Every (|E|, M, offset, seed) trained with sigma_spike = 0.01 (Fig. 4c-f): the M x offset grid at
     ``grid_e`` plus the |E| sweeps of Fig. 4f at M = 3 and M = ``f4_m15`` (random offset)."""
-    cells = {(e, m, off, sd) for e in s["grid_e"] for m in s["grid_m"] for off in ("random", "fixed")
-             for sd in cell_seeds(s, e, m, off)}  # fmt: skip
+    cells = {
+        (e, m, off, sd)
+        for e in s["grid_e"]
+        for m in s["grid_m"]
+        for off in ("random", "fixed")
+        for sd in cell_seeds(s, e, m, off)
+    }
     cells |= {(e, 3, "random", sd) for e in s["f4_m3_e"] for sd in cell_seeds(s, e, 3, "random")}
     cells |= {(e, s["f4_m15"], "random", sd) for e in s["f4_m15_e"] for sd in cell_seeds(s, e, s["f4_m15"], "random")}
     return sorted(cells, key=lambda c: (c[1], c[0], c[2], c[3]))
@@ -145,8 +233,14 @@ class RunResult:
 
 def cached_data(config: TrainConfig) -> tuple[torch.Tensor, ...]:
     """The (x_train, y_train, x_test, y_test) of a config, kept in memory: runs of a sweep share tensors."""
-    key = (config.dataset, config.train_subset, config.test_subset, config.subset_seed, config.val_size,
-           os.environ.get("IMCPNN_DATA"))  # fmt: skip
+    key = (
+        config.dataset,
+        config.train_subset,
+        config.test_subset,
+        config.subset_seed,
+        config.val_size,
+        os.environ.get("IMCPNN_DATA"),
+    )
     if key not in _DATA_CACHE:
         _DATA_CACHE[key] = load_data(config)
     return _DATA_CACHE[key]
@@ -197,8 +291,9 @@ def _prepared(config: TrainConfig, profile: str, dev: torch.device) -> tuple[cac
     return key, cache.prepare(key, profile), data
 
 
-def _train_in(path: Path, config: TrainConfig, data: tuple, dev: torch.device, threads: int | None,
-              progress: bool) -> dict[str, Any]:  # fmt: skip
+def _train_in(
+    path: Path, config: TrainConfig, data: tuple, dev: torch.device, threads: int | None, progress: bool
+) -> dict[str, Any]:
     """Train ``config`` in ``path`` (or resume it, or read it back when finished); its metrics."""
     done = _finished(path, config)
     if done is not None:
@@ -210,8 +305,9 @@ def _train_in(path: Path, config: TrainConfig, data: tuple, dev: torch.device, t
         return train(config, path, device=dev, threads=threads, progress=progress, data=data)
 
 
-def run(config: TrainConfig, profile: str, *, device: str | None = None, threads: int | None = None,
-        progress: bool = True) -> RunResult:  # fmt: skip
+def run(
+    config: TrainConfig, profile: str, *, device: str | None = None, threads: int | None = None, progress: bool = True
+) -> RunResult:
     """Train ``config`` in its cache folder (or resume it, or read it back when finished).
 
     ``IMCPNN_RECOMPUTE=1`` discards a stored run and trains it again.
@@ -233,9 +329,11 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     key = run_key(config, data, dev) if job["check"] else job["key"]  # in the driver's process: its own key
     if key != job["key"]:
         what = [f for f in ("code", "data", "config") if getattr(key, f) != getattr(job["key"], f)]
-        raise RuntimeError(f"this worker's {' and '.join(what)} differ from the driver's run key (imcpnn sources "
-                           "edited since the driver started? then restart it; else install the same imcpnn and "
-                           "IMCPNN_DATA on every node)")  # fmt: skip
+        raise RuntimeError(
+            f"this worker's {' and '.join(what)} differ from the driver's run key (imcpnn sources "
+            "edited since the driver started? then restart it; else install the same imcpnn and "
+            "IMCPNN_DATA on every node)"
+        )
     if not job["ship"]:
         return {"metrics": _train_in(Path(job["path"]), config, data, dev, job["threads"], job["progress"])}
     with tempfile.TemporaryDirectory(prefix="imcpnn_run_") as tmp:
@@ -244,9 +342,17 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     return {"metrics": metrics, "files": files}
 
 
-def run_many(configs: Sequence[TrainConfig], profile: str, *, device: str | None = None, threads: int | None = None,
-             progress: bool = True, run_progress: bool = False, desc: str = "training runs",
-             executor: dict[str, Any] | None = None) -> list[RunResult]:  # fmt: skip
+def run_many(
+    configs: Sequence[TrainConfig],
+    profile: str,
+    *,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+    run_progress: bool = False,
+    desc: str = "training runs",
+    executor: dict[str, Any] | None = None,
+) -> list[RunResult]:
     """:func:`run` for every config, the missing runs as independent jobs of :func:`imcpnn.executor.run_jobs`.
 
     ``executor``: ``run_jobs`` settings, by default :func:`imcpnn.executor.env_settings` (``make all
@@ -268,8 +374,18 @@ def run_many(configs: Sequence[TrainConfig], profile: str, *, device: str | None
         if done is not None:
             results[c] = RunResult(c, path, done)
         else:
-            jobs.append({"config": c, "device": str(dev), "key": key, "path": str(path), "threads": threads,
-                         "progress": run_progress and in_process, "ship": ship, "check": not in_process})  # fmt: skip
+            jobs.append(
+                {
+                    "config": c,
+                    "device": str(dev),
+                    "key": key,
+                    "path": str(path),
+                    "threads": threads,
+                    "progress": run_progress and in_process,
+                    "ship": ship,
+                    "check": not in_process,
+                }
+            )
     failed = []
 
     def store(rec: dict[str, Any]) -> None:  # the driver writes a shipped run into its cache folder
@@ -283,8 +399,16 @@ def run_many(configs: Sequence[TrainConfig], profile: str, *, device: str | None
                 atomic_write_bytes(path / name, lambda f, b=rec["result"]["files"][name]: f.write(b))
         results[c] = RunResult(c, path, rec["result"]["metrics"])
 
-    run_jobs(run_job, jobs, **settings, num_cpus=threads or 1, num_gpus=1 if dev.type == "cuda" else 0,
-             progress=progress, desc=desc, on_result=store)  # fmt: skip
+    run_jobs(
+        run_job,
+        jobs,
+        **settings,
+        num_cpus=threads or 1,
+        num_gpus=1 if dev.type == "cuda" else 0,
+        progress=progress,
+        desc=desc,
+        on_result=store,
+    )
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(jobs)} training runs failed; the first: {failed[0]}")
     return [results[c] for c in configs]
@@ -329,21 +453,40 @@ def scale_values(lo: float = 0.5, hi: float = 2.0, step: float = 0.1) -> list[fl
     return [round(lo + i * step, 10) for i in range(n)]
 
 
-def scale_grid(model, x: torch.Tensor, y: torch.Tensor, e_rev: Any, alphas: list[float], *,
-               test_steps: int | None = None, seed: int = 0) -> np.ndarray:  # fmt: skip
+def scale_grid(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    e_rev: Any,
+    alphas: list[float],
+    *,
+    test_steps: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """Accuracy on the full (alpha+, alpha-) grid: array [len(alphas) (alpha+), len(alphas) (alpha-)]."""
     acc = np.zeros((len(alphas), len(alphas)))
     for i, a_pos in enumerate(alphas):
         for j, a_neg in enumerate(alphas):
-            acc[i, j] = evaluate(model, x, y, e_rev=e_rev, test_steps=test_steps, weight_scale=(a_pos, a_neg),
-                                 seed=seed)  # fmt: skip
+            acc[i, j] = evaluate(
+                model, x, y, e_rev=e_rev, test_steps=test_steps, weight_scale=(a_pos, a_neg), seed=seed
+            )
     return acc
 
 
-def scale_search(model, x: torch.Tensor, y: torch.Tensor, e_rev: Any, *, step: float = 0.1,
-                 start: tuple[float, float] = (1.0, 1.0), lo: float = 0.1, hi: float = 5.0,
-                 test_steps: int | None = None, seed: int = 0, max_evals: int = 200,
-                 ) -> tuple[tuple[float, float], float, int]:  # fmt: skip
+def scale_search(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    e_rev: Any,
+    *,
+    step: float = 0.1,
+    start: tuple[float, float] = (1.0, 1.0),
+    lo: float = 0.1,
+    hi: float = 5.0,
+    test_steps: int | None = None,
+    seed: int = 0,
+    max_evals: int = 200,
+) -> tuple[tuple[float, float], float, int]:
     """Greedy walk on the 0.1 grid of (alpha+, alpha-): from ``start``, move to the best of the 8 neighbours
     while it improves (ties: stay). Returns ((alpha+, alpha-), accuracy, number of evaluations)."""
     seen: dict[tuple[float, float], float] = {}
@@ -356,8 +499,12 @@ def scale_search(model, x: torch.Tensor, y: torch.Tensor, e_rev: Any, *, step: f
     cur = (round(start[0], 10), round(start[1], 10))
     best = acc(cur)
     while len(seen) < max_evals:
-        nbrs = [(round(cur[0] + da * step, 10), round(cur[1] + db * step, 10))
-                for da in (-1, 0, 1) for db in (-1, 0, 1) if (da, db) != (0, 0)]  # fmt: skip
+        nbrs = [
+            (round(cur[0] + da * step, 10), round(cur[1] + db * step, 10))
+            for da in (-1, 0, 1)
+            for db in (-1, 0, 1)
+            if (da, db) != (0, 0)
+        ]
         nbrs = [p for p in nbrs if lo - 1e-9 <= p[0] <= hi + 1e-9 and lo - 1e-9 <= p[1] <= hi + 1e-9]
         a, p = max((acc(p), p) for p in nbrs)
         if a <= best:
@@ -366,23 +513,37 @@ def scale_search(model, x: torch.Tensor, y: torch.Tensor, e_rev: Any, *, step: f
     return cur, best, len(seen)
 
 
-def coarse_to_fine_scales(model, x_val: torch.Tensor, y_val: torch.Tensor, e_rev: Any, *,
-                          coarse: tuple[float, float, float] = (0.5, 3.0, 0.5), test_steps: int | None = None,
-                          seed: int = 0) -> tuple[tuple[float, float], float, int]:  # fmt: skip
+def coarse_to_fine_scales(
+    model,
+    x_val: torch.Tensor,
+    y_val: torch.Tensor,
+    e_rev: Any,
+    *,
+    coarse: tuple[float, float, float] = (0.5, 3.0, 0.5),
+    test_steps: int | None = None,
+    seed: int = 0,
+) -> tuple[tuple[float, float], float, int]:
     """The scaled-ANN weight scales of App. F, chosen on VALIDATION data: the best point of a coarse
     (alpha+, alpha-) grid, then a greedy walk on the 0.1 grid from it. Returns (scales, validation accuracy,
     evaluations)."""
     alphas = scale_values(*coarse)
     grid = scale_grid(model, x_val, y_val, e_rev, alphas, test_steps=test_steps, seed=seed)
     i, j = np.unravel_index(np.argmax(grid), grid.shape)
-    scales, acc, n = scale_search(model, x_val, y_val, e_rev, start=(alphas[i], alphas[j]), test_steps=test_steps,
-                                  seed=seed)  # fmt: skip
+    scales, acc, n = scale_search(
+        model, x_val, y_val, e_rev, start=(alphas[i], alphas[j]), test_steps=test_steps, seed=seed
+    )
     return scales, acc, n + grid.size
 
 
-def ann_baselines(models: list, e_values: list[float], val: tuple[torch.Tensor, torch.Tensor],
-                  test: tuple[torch.Tensor, torch.Tensor], *, coarse: tuple[float, float, float],
-                  search_steps: int | None) -> dict[float, dict[str, Any]]:  # fmt: skip
+def ann_baselines(
+    models: list,
+    e_values: list[float],
+    val: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    *,
+    coarse: tuple[float, float, float],
+    search_steps: int | None,
+) -> dict[float, dict[str, Any]]:
     """The ANN (models trained at |E| = 100, tested at |E|) and scaled-ANN baselines of Fig. 4f / App. F.
 
     The scales come from :func:`coarse_to_fine_scales` on ``val`` (at test M ``search_steps``); both
@@ -429,7 +590,7 @@ def t_interval(values: list[float] | np.ndarray, level: float = 0.95) -> dict[st
 
 
 def sign_verdict(ci: dict[str, float], *, expected: str = "positive") -> str:
-    """"resolved" when the CI excludes 0 on the expected side, "resolved, opposite sign" when it excludes 0
+    """ "resolved" when the CI excludes 0 on the expected side, "resolved, opposite sign" when it excludes 0
     on the other side, else "not resolved at this budget"."""
     if expected not in ("positive", "negative"):
         raise ValueError(f"expected must be 'positive' or 'negative', got {expected!r}")
@@ -442,7 +603,7 @@ def sign_verdict(ci: dict[str, float], *, expected: str = "positive") -> str:
 
 
 def equivalence_verdict(ci: dict[str, float], margin: float) -> str:
-    """"resolved" (equal within ``margin``) when the whole CI lies in [-margin, margin]; "resolved, not equal"
+    """ "resolved" (equal within ``margin``) when the whole CI lies in [-margin, margin]; "resolved, not equal"
     when it lies entirely outside; else "not resolved at this budget"."""
     if ci["lo"] >= -margin and ci["hi"] <= margin:
         return "resolved"

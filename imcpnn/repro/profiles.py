@@ -17,7 +17,14 @@ from imcpnn._impl.fingerprint import source_fingerprint
 from imcpnn._impl.paths import repo_root
 
 __all__ = [
-    "PROFILES", "repo_root", "check_profile", "OutputDirs", "output_dirs", "machine_info", "save_figure", "write_json",
+    "PROFILES",
+    "repo_root",
+    "check_profile",
+    "OutputDirs",
+    "output_dirs",
+    "machine_info",
+    "save_figure",
+    "write_json",
 ]
 
 PROFILES = ("smoke", "quick", "paper")

@@ -72,10 +72,16 @@ def comparison_row(
     if not ours_settings:
         raise ValueError(f"ours_settings must name the settings that produced our number ({quantity!r})")
     return {
-        "figure": figure, "quantity": quantity, "paper": paper, "ours": ours, "unit": unit,
-        "verdict": check_verdict(verdict), "ours_settings": ours_settings, "paper_settings": paper_settings or "",
+        "figure": figure,
+        "quantity": quantity,
+        "paper": paper,
+        "ours": ours,
+        "unit": unit,
+        "verdict": check_verdict(verdict),
+        "ours_settings": ours_settings,
+        "paper_settings": paper_settings or "",
         "note": note,
-    }  # fmt: skip
+    }
 
 
 def _fmt(v: Any, unit: str = "") -> str:
@@ -122,8 +128,10 @@ def _code_line(recorded: str | None) -> str:
         return "Code: version not recorded (written before fingerprints were recorded; `make all` recomputes it)."
     if recorded == source_fingerprint():
         return f"Code: `{recorded}`, the current code."
-    return (f"Code: `{recorded}`, an EARLIER version of the code than this tree's (`{source_fingerprint()}`); "
-            "`make all` recomputes it.")
+    return (
+        f"Code: `{recorded}`, an EARLIER version of the code than this tree's (`{source_fingerprint()}`); "
+        "`make all` recomputes it."
+    )
 
 
 def render_file(name: str, payload: dict[str, Any], verdicts: Counter | None = None) -> str:
@@ -161,11 +169,20 @@ def render_file(name: str, payload: dict[str, Any], verdicts: Counter | None = N
             raise ValueError(f"results/{name}, paper_comparison row {i} ({what!r}): {err}") from None
         unit = r.get("unit", "")
         verdicts[verdict.split(" (")[0]] += 1
-        lines.append(_table_row((
-            str(r.get("figure", "")), str(r.get("quantity", "")), _fmt(r.get("paper"), unit),
-            _fmt(r.get("ours"), unit), verdict, str(r.get("ours_settings", "")), str(r.get("paper_settings", "")),
-            str(r.get("note", "")),
-        )))  # fmt: skip
+        lines.append(
+            _table_row(
+                (
+                    str(r.get("figure", "")),
+                    str(r.get("quantity", "")),
+                    _fmt(r.get("paper"), unit),
+                    _fmt(r.get("ours"), unit),
+                    verdict,
+                    str(r.get("ours_settings", "")),
+                    str(r.get("paper_settings", "")),
+                    str(r.get("note", "")),
+                )
+            )
+        )
     lines.append("")
     return "\n".join(lines)
 

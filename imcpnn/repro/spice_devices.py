@@ -35,8 +35,13 @@ V_B_SENSE_GRID = (0.75, 0.85, 0.95, 1.05, 1.15)
 #: against a 1-synapse neuron (:func:`imcpnn.spice.characterize.calibrate_discharger`)
 FAN_IN = 5
 #: the small problem of the smoke profile: fewer gate voltages, one V_b^sense, a coarse calibration, 3 patterns
-SMOKE_GRIDS = {"nmos_gates": (0.45, 0.55), "pmos_gates": (1.25, 1.15), "sense_grid": (0.95,), "cal_tol": 2e-2,
-               "n_patterns": 3}  # fmt: skip
+SMOKE_GRIDS = {
+    "nmos_gates": (0.45, 0.55),
+    "pmos_gates": (1.25, 1.15),
+    "sense_grid": (0.95,),
+    "cal_tol": 2e-2,
+    "n_patterns": 3,
+}
 N_PATTERNS = {"smoke": 3, "quick": 50, "paper": 200}
 
 
@@ -260,9 +265,17 @@ def neuron_vs_model(
     (E-aware grid 0.80-1.20).
     """
     n = len(w)
-    jobs = [{"spec": mapping.layer_spec(w[k : k + 1], t_in[k]), "corner": corner, "v0": mapping.neuron.v0,
-             "v_th": mapping.v_th, "trace_points": trace_points if keep_trace is not None and k == keep_trace else 0,
-             "pattern": k} for k in range(n)]  # fmt: skip
+    jobs = [
+        {
+            "spec": mapping.layer_spec(w[k : k + 1], t_in[k]),
+            "corner": corner,
+            "v0": mapping.neuron.v0,
+            "v_th": mapping.v_th,
+            "trace_points": trace_points if keep_trace is not None and k == keep_trace else 0,
+            "pattern": k,
+        }
+        for k in range(n)
+    ]
     # independent simulations: through the executor (make ... EXECUTOR= WORKERS=; default: in this process);
     # each is bounded by the SPICE wall-clock limit of imcpnn.spice.simulate ($IMCPNN_SPICE_TIMEOUT)
     records = run_jobs(simulate_pattern, jobs, **env_settings(), desc="neuron vs model (SPICE)")
@@ -343,9 +356,13 @@ def compute(profile: str, *, corner: str = "tt", recompute: bool | None = None) 
         return {"summary": summary, "curves": curves, "nvm": nvm}
 
     config = {
-        "corner": corner, "neuron": dataclasses.asdict(nl.DEFAULT_NEURON), "grids": grids,
-        "n_patterns": n_patterns, "pattern_seed": 2024, "simulator": _simulator_identity(corner),
-    }  # fmt: skip
+        "corner": corner,
+        "neuron": dataclasses.asdict(nl.DEFAULT_NEURON),
+        "grids": grids,
+        "n_patterns": n_patterns,
+        "pattern_seed": 2024,
+        "simulator": _simulator_identity(corner),
+    }
     return cache.compute_or_load("spice_devices", config, run, profile=profile, recompute=recompute)
 
 
@@ -359,34 +376,81 @@ def paper_comparison(summary: dict, nvm: dict, profile: str) -> list[dict]:
     """Rows for REPRODUCTION.md (:mod:`imcpnn.repro.report`): our device values and neuron-vs-model errors beside the
     paper's (Table 2, Fig. 7). Ours are pre-layout schematic simulations; the paper's are post-layout."""
     c = summary["circuit"]
-    ours = (f"schematic sky130 {c['corner']}, C_m = {c['c_m_fF']:.0f} fF, T_circ = {c['t_circ_s'] * 1e6:g} us, "
-            f"profile {profile}")
+    ours = (
+        f"schematic sky130 {c['corner']}, C_m = {c['c_m_fF']:.0f} fF, T_circ = {c['t_circ_s'] * 1e6:g} us, "
+        f"profile {profile}"
+    )
     ref = P.SPICE_DEVICES
-    band = "verdict bands: reproduced within 10 % of the paper, partially within 25 %; ours pre-layout, paper " \
-        "post-layout"
+    band = (
+        "verdict bands: reproduced within 10 % of the paper, partially within 25 %; ours pre-layout, paper post-layout"
+    )
     cal = "calibrated to the paper (not a reproduction)"
     rows = [
-        comparison_row("Table 2 / Fig. 17", "lambda_N [1/V] (median over V_g " + ", ".join(summary["lambda_n_by_vg"])
-                       + " V)", ref["lambda_n"], round(summary["lambda_n"], 3),
-                       rel_verdict(summary["lambda_n"], 0.41), ours + "; transistor sizes as in the paper", note=band),
-        comparison_row("Table 2 / Fig. 17", "lambda_P [1/V] (median over V_g " + ", ".join(summary["lambda_p_by_vg"])
-                       + " V)", ref["lambda_p"], round(summary["lambda_p"], 3),
-                       rel_verdict(summary["lambda_p"], 0.75), ours + "; transistor sizes as in the paper", note=band),
-        comparison_row("Table 2 / Fig. 20", "lambda_dis [1/V] (median over V_b^dis around the calibrated bias)",
-                       ref["lambda_dis"], round(summary["lambda_dis"], 3), cal,
-                       ours + f"; V_b^dis calibrated to {summary['v_b_dis_calibrated']:.4f} V",
-                       note="V_b^dis is calibrated (no firing without input) and the discharger sized by us so that "
-                       "it lands near the paper's value: agreement is by construction"),
-        comparison_row("Table 2 / Fig. 19", "V_switch [V] (DC, at V_b^sense)", ref["v_switch"],
-                       round(summary["v_switch"], 3), cal, ours + f"; V_b^sense = {summary['v_b_sense']} V",
-                       note="the sensing-inverter sizes (not given in the paper) were chosen to give the paper's "
-                       "threshold: agreement is by construction"),
-        comparison_row("Table 2", "E+rev", ref["e_rev_pos"], round(summary["e_rev_pos"], 3),
-                       rel_verdict(summary["e_rev_pos"], 2.80), ours, note=summary["e_source"] + "; " + band),
-        comparison_row("Table 2", "E-rev", ref["e_rev_neg"], round(summary["e_rev_neg"], 3),
-                       rel_verdict(summary["e_rev_neg"], -1.53), ours, note=summary["e_source"] + "; " + band),
-        comparison_row("Table 2", "E_dis", ref["e_dis"], round(summary["e_dis"], 3), cal, ours,
-                       note="from the calibrated lambda_dis and V_th: follows the calibration"),
+        comparison_row(
+            "Table 2 / Fig. 17",
+            "lambda_N [1/V] (median over V_g " + ", ".join(summary["lambda_n_by_vg"]) + " V)",
+            ref["lambda_n"],
+            round(summary["lambda_n"], 3),
+            rel_verdict(summary["lambda_n"], 0.41),
+            ours + "; transistor sizes as in the paper",
+            note=band,
+        ),
+        comparison_row(
+            "Table 2 / Fig. 17",
+            "lambda_P [1/V] (median over V_g " + ", ".join(summary["lambda_p_by_vg"]) + " V)",
+            ref["lambda_p"],
+            round(summary["lambda_p"], 3),
+            rel_verdict(summary["lambda_p"], 0.75),
+            ours + "; transistor sizes as in the paper",
+            note=band,
+        ),
+        comparison_row(
+            "Table 2 / Fig. 20",
+            "lambda_dis [1/V] (median over V_b^dis around the calibrated bias)",
+            ref["lambda_dis"],
+            round(summary["lambda_dis"], 3),
+            cal,
+            ours + f"; V_b^dis calibrated to {summary['v_b_dis_calibrated']:.4f} V",
+            note="V_b^dis is calibrated (no firing without input) and the discharger sized by us so that "
+            "it lands near the paper's value: agreement is by construction",
+        ),
+        comparison_row(
+            "Table 2 / Fig. 19",
+            "V_switch [V] (DC, at V_b^sense)",
+            ref["v_switch"],
+            round(summary["v_switch"], 3),
+            cal,
+            ours + f"; V_b^sense = {summary['v_b_sense']} V",
+            note="the sensing-inverter sizes (not given in the paper) were chosen to give the paper's "
+            "threshold: agreement is by construction",
+        ),
+        comparison_row(
+            "Table 2",
+            "E+rev",
+            ref["e_rev_pos"],
+            round(summary["e_rev_pos"], 3),
+            rel_verdict(summary["e_rev_pos"], 2.80),
+            ours,
+            note=summary["e_source"] + "; " + band,
+        ),
+        comparison_row(
+            "Table 2",
+            "E-rev",
+            ref["e_rev_neg"],
+            round(summary["e_rev_neg"], 3),
+            rel_verdict(summary["e_rev_neg"], -1.53),
+            ours,
+            note=summary["e_source"] + "; " + band,
+        ),
+        comparison_row(
+            "Table 2",
+            "E_dis",
+            ref["e_dis"],
+            round(summary["e_dis"], 3),
+            cal,
+            ours,
+            note="from the calibrated lambda_dis and V_th: follows the calibration",
+        ),
         comparison_row(
             "sanity check (not a paper figure): one neuron",
             "output-spike RMSE vs SPICE: E±-aware / ideal model [ns] (scaled: 1-D / 2-D current scale)",
@@ -398,5 +462,5 @@ def paper_comparison(summary: dict, nvm: dict, profile: str) -> list[dict]:
             ours + f"; {nvm['n_patterns']} random patterns, w ~ U(-0.5, 1), t ~ U(0, 1)",
             ref["rmse_pnn_to_imc_ns"].setting,
         ),
-    ]  # fmt: skip
+    ]
     return rows

@@ -48,26 +48,71 @@ Cell = tuple[float, int, str, int]  # (|E|, training M, offset, seed)
 SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": dict(
         base=dict(width=0.25, train_subset=32, test_subset=32, val_size=32, epochs=1, lr=1e-3, test_steps=6),
-        d_e=[4.0], d_m=[3], sweep_m=[3], sweep_e=[2.0, 31.6], seeds=[0], ann_e=[2.0, 31.6], scale_e=[2.0],
-        scale_n=32, search_steps=4, coarse=(0.5, 1.5, 0.5), walk=[], grid14_e=2.0,
-        test_ms=[4, 8], test_repeats=2, m13_n=32, trace_n=2, ann_train_e=31.6,
+        d_e=[4.0],
+        d_m=[3],
+        sweep_m=[3],
+        sweep_e=[2.0, 31.6],
+        seeds=[0],
+        ann_e=[2.0, 31.6],
+        scale_e=[2.0],
+        scale_n=32,
+        search_steps=4,
+        coarse=(0.5, 1.5, 0.5),
+        walk=[],
+        grid14_e=2.0,
+        test_ms=[4, 8],
+        test_repeats=2,
+        m13_n=32,
+        trace_n=2,
+        ann_train_e=31.6,
     ),
     "quick": dict(
-        base=dict(width=0.25, train_subset=1920, test_subset=200, val_size=100, epochs=2, lr=2e-3, lr_schedule="cosine",
-                  test_steps=20),
-        d_e=[4.0, 2.0], d_m=[3, 10], sweep_m=[10], sweep_e=[1.2, 2.0, 2.8, 4.0, 31.6], seeds=[0],
-        ann_e=[1.2, 2.0, 2.8, 4.0, 10.0, 31.6], scale_e=[2.0, 2.8], scale_n=100, search_steps=10,
-        coarse=(0.6, 1.4, 0.4), walk=[0.1], grid14_e=2.0, test_ms=[5, 10, 20, 40],
-        test_repeats=2, m13_n=200, trace_n=2, ann_train_e=31.6,
+        base=dict(
+            width=0.25,
+            train_subset=1920,
+            test_subset=200,
+            val_size=100,
+            epochs=2,
+            lr=2e-3,
+            lr_schedule="cosine",
+            test_steps=20,
+        ),
+        d_e=[4.0, 2.0],
+        d_m=[3, 10],
+        sweep_m=[10],
+        sweep_e=[1.2, 2.0, 2.8, 4.0, 31.6],
+        seeds=[0],
+        ann_e=[1.2, 2.0, 2.8, 4.0, 10.0, 31.6],
+        scale_e=[2.0, 2.8],
+        scale_n=100,
+        search_steps=10,
+        coarse=(0.6, 1.4, 0.4),
+        walk=[0.1],
+        grid14_e=2.0,
+        test_ms=[5, 10, 20, 40],
+        test_repeats=2,
+        m13_n=200,
+        trace_n=2,
+        ann_train_e=31.6,
     ),
     "paper": dict(
-        base=dict(width=1.0, train_subset=None, test_subset=None, val_size=5_000, epochs=150, lr=2e-4,
-                  test_steps=60),
-        d_e=[4.0, 2.0], d_m=[3, 5, 10, 20, 30, 40, 60], sweep_m=[10, 30],
-        sweep_e=[1.2, 1.6, 2.0, 2.8, 4.0, 5.6, 8.0, 11.3, 16.0, 31.6], seeds=[0, 1, 2, 3, 4],
-        ann_e=[1.2, 1.6, 2.0, 2.8, 4.0, 5.6, 8.0, 11.3, 16.0, 31.6], scale_e=[1.2, 1.6, 2.0, 2.8, 4.0, 5.6, 8.0],
-        scale_n=5_000, search_steps=60, coarse=(0.5, 2.0, 0.1), walk=[0.1, 0.01], grid14_e=2.0,
-        test_ms=[5, 10, 20, 30, 40, 60, 80], test_repeats=10, m13_n=10_000, trace_n=8,
+        base=dict(width=1.0, train_subset=None, test_subset=None, val_size=5_000, epochs=150, lr=2e-4, test_steps=60),
+        d_e=[4.0, 2.0],
+        d_m=[3, 5, 10, 20, 30, 40, 60],
+        sweep_m=[10, 30],
+        sweep_e=[1.2, 1.6, 2.0, 2.8, 4.0, 5.6, 8.0, 11.3, 16.0, 31.6],
+        seeds=[0, 1, 2, 3, 4],
+        ann_e=[1.2, 1.6, 2.0, 2.8, 4.0, 5.6, 8.0, 11.3, 16.0, 31.6],
+        scale_e=[1.2, 1.6, 2.0, 2.8, 4.0, 5.6, 8.0],
+        scale_n=5_000,
+        search_steps=60,
+        coarse=(0.5, 2.0, 0.1),
+        walk=[0.1, 0.01],
+        grid14_e=2.0,
+        test_ms=[5, 10, 20, 30, 40, 60, 80],
+        test_repeats=10,
+        m13_n=10_000,
+        trace_n=8,
         ann_train_e=31.6,
     ),
 }
@@ -105,8 +150,14 @@ def train_all(s: dict[str, Any], profile: str, *, threads: int = 1, progress: bo
     (:func:`imcpnn.repro.fmnist_mlp.run_many`, settings from ``make ... EXECUTOR= WORKERS=``); returns
     ``{cell: RunResult}``."""
     base, cs = base_config(s), cells(s)
-    runs = mlp.run_many([cell_config(base, c) for c in cs], profile, threads=threads, progress=progress,
-                        run_progress=progress, desc="TTFS CNN runs")  # fmt: skip
+    runs = mlp.run_many(
+        [cell_config(base, c) for c in cs],
+        profile,
+        threads=threads,
+        progress=progress,
+        run_progress=progress,
+        desc="TTFS CNN runs",
+    )
     return dict(zip(cs, runs, strict=True))
 
 
@@ -136,7 +187,7 @@ def converged_at(xs: list[float], accs: list[list[float]]) -> dict[str, Any]:
 
 
 def convergence_verdict(found: dict[str, Any], paper_x: float, grid: list[float]) -> str:
-    """"reproduced" if the convergence point of :func:`converged_at` is "about" the paper's value: one of the two
+    """ "reproduced" if the convergence point of :func:`converged_at` is "about" the paper's value: one of the two
     grid points that bracket it (or, when the paper's value is a grid point, it or an immediate neighbour);
     "not reproduced" otherwise; "not resolved at this budget" when it is not resolved or the paper's value
     lies outside the grid (the grid cannot place it)."""
@@ -174,8 +225,9 @@ def gap_exceeds_noise(gaps: list[float], accs: list[float], n: int) -> bool:
     return abs(float(np.mean(gaps))) > 2.0 * se
 
 
-def ann_degradation(ann: dict[float, float], n: int, *, high: float = 10.0, drop: float = 0.10, flat: float = 0.05,
-                    chance: float = 0.10) -> dict[str, Any]:  # fmt: skip
+def ann_degradation(
+    ann: dict[float, float], n: int, *, high: float = 10.0, drop: float = 0.10, flat: float = 0.05, chance: float = 0.10
+) -> dict[str, Any]:
     """Whether the ANN (trained at the largest |E|) degrades strongly below |E| = ``high``: every |E| < high
     loses >= ``drop`` against the training |E| (``below_holds``), every |E| >= high loses < ``flat``
     (``above_holds``); ``holds`` needs both. "decidable" is False when
@@ -187,15 +239,22 @@ def ann_degradation(ann: dict[float, float], n: int, *, high: float = 10.0, drop
     below_ok = bool(below) and all(d >= drop for d in below.values())
     above_ok = all(d < flat for d in above.values())
     decidable = ann[e_top] > chance + drop + 2.0 * binomial_se(ann[e_top], n)
-    return {"drop_below": below, "drop_above": above, "holds": below_ok and above_ok, "below_holds": below_ok,
-            "above_holds": above_ok, "decidable": decidable}  # fmt: skip
+    return {
+        "drop_below": below,
+        "drop_above": above,
+        "holds": below_ok and above_ok,
+        "below_holds": below_ok,
+        "above_holds": above_ok,
+        "decidable": decidable,
+    }
 
 
 # ------------------------------------------------------------------------------------------ baselines
 
 
-def scales_on_validation(model, val: tuple[torch.Tensor, torch.Tensor], e_rev: float, s: dict[str, Any]
-                         ) -> tuple[tuple[float, float], float, int, np.ndarray]:  # fmt: skip
+def scales_on_validation(
+    model, val: tuple[torch.Tensor, torch.Tensor], e_rev: float, s: dict[str, Any]
+) -> tuple[tuple[float, float], float, int, np.ndarray]:
     """App. F scales (alpha+, alpha-) chosen on VALIDATION data: the best point of the coarse grid, then a
     greedy walk in each step of ``s["walk"]`` (e.g. 0.1 then 0.01). Returns (scales, val accuracy, evaluations,
     the coarse grid [alpha+, alpha-] of validation accuracies)."""
@@ -204,8 +263,9 @@ def scales_on_validation(model, val: tuple[torch.Tensor, torch.Tensor], e_rev: f
     i, j = np.unravel_index(np.argmax(grid), grid.shape)
     best, acc, n = (alphas[i], alphas[j]), float(grid[i, j]), grid.size
     for step in s["walk"]:
-        best, acc, k = mlp.scale_search(model, *val, e_rev, step=step, start=best, lo=0.05,
-                                        test_steps=s["search_steps"])  # fmt: skip
+        best, acc, k = mlp.scale_search(
+            model, *val, e_rev, step=step, start=best, lo=0.05, test_steps=s["search_steps"]
+        )
         n += k
     return best, acc, n, grid
 
@@ -218,8 +278,12 @@ def ann_curves(model, s: dict[str, Any], val, test) -> dict[str, Any]:
     scaled, grid14 = {}, None
     for e in s["scale_e"]:
         sc, val_acc, n, grid = scales_on_validation(model, val, e, s)
-        scaled[e] = {"test": evaluate(model, *test, e_rev=e, weight_scale=sc), "scales": list(sc),
-                     "val": val_acc, "evaluations": n}  # fmt: skip
+        scaled[e] = {
+            "test": evaluate(model, *test, e_rev=e, weight_scale=sc),
+            "scales": list(sc),
+            "val": val_acc,
+            "evaluations": n,
+        }
         if e == s["grid14_e"]:
             grid14 = {"alphas": mlp.scale_values(*s["coarse"]), "val_accuracy": grid.tolist(), "best": list(sc)}
     return {"ann": ann, "scaled": scaled, "grid14": grid14}
@@ -228,8 +292,7 @@ def ann_curves(model, s: dict[str, Any], val, test) -> dict[str, Any]:
 def test_m_curve(model, test, ms: list[int], repeats: int) -> dict[int, list[float]]:
     """Fig. 13c: test accuracy at each test-time M with a random test offset, ``repeats`` evaluations
     (seeds 0..repeats-1) each."""
-    return {m: [evaluate(model, *test, test_steps=m, test_offset="random", seed=r) for r in range(repeats)]
-            for m in ms}  # fmt: skip
+    return {m: [evaluate(model, *test, test_steps=m, test_offset="random", seed=r) for r in range(repeats)] for m in ms}
 
 
 # ------------------------------------------------------------------------------------------ membrane traces
@@ -242,8 +305,9 @@ def _phi(x: torch.Tensor) -> torch.Tensor:
     return torch.where(small, 1.0 - x / 2, -torch.expm1(-xs) / xs)
 
 
-def exact_trace(t_in: torch.Tensor, weight: torch.Tensor, e_rev: tuple[float, float], t_grid: torch.Tensor,
-                v_th: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def exact_trace(
+    t_in: torch.Tensor, weight: torch.Tensor, e_rev: tuple[float, float], t_grid: torch.Tensor, v_th: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The exact TTFS membrane potential of one sample (Eq. 12 with the reset of App. C: v fixed to 0 after
     the first threshold crossing) for input times ``t_in`` [N] (+inf = no spike) and ``weight`` [O, N],
     evaluated on ``t_grid`` [T] in float64 by evolving the closed form between the union of the grid points and

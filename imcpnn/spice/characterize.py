@@ -197,10 +197,15 @@ def simulate_layer(
     tm, p = spec.timing, spec.neuron
     v_mem = np.array([out[f"v(mem{i})"] for i in range(spec.n_out)])
     v_out = np.array([out[f"v(out{i})"] for i in range(spec.n_out)])
-    t_spk = np.array(
-        [spike_time(t, v_out[i], t_phase=tm.t_fire, t_circ=tm.t_circ * tm.fire_len, vdd=p.vdd)
-         for i in range(spec.n_out)]
-    ) * tm.fire_len
+    t_spk = (
+        np.array(
+            [
+                spike_time(t, v_out[i], t_phase=tm.t_fire, t_circ=tm.t_circ * tm.fire_len, vdd=p.vdd)
+                for i in range(spec.n_out)
+            ]
+        )
+        * tm.fire_len
+    )
     v_end = np.array([np.interp(tm.t_fire, t, v_mem[i]) for i in range(spec.n_out)])
     return LayerResult(t, v_mem, v_out, t_spk, v_end, tm, wall, deck)
 
@@ -235,8 +240,10 @@ class CircuitMapping:
         """(largest negative, largest positive) weight the simulated gate ranges can express."""
         p = self.neuron
         kw = {"c_m": p.c_m, "v_th": self.v_th, "t_circ": p.t_circ}
-        return (-float(current_to_weight(self.gate_p.i_v0.max(), **kw)) / self.scale,
-                float(current_to_weight(self.gate_n.i_v0.max(), **kw)) / self.scale)
+        return (
+            -float(current_to_weight(self.gate_p.i_v0.max(), **kw)) / self.scale,
+            float(current_to_weight(self.gate_n.i_v0.max(), **kw)) / self.scale,
+        )
 
     def gates(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gate voltages (v_gn, v_gp) for ``weight``: NMOS for w > 0, PMOS for w < 0, the other one off."""
@@ -262,8 +269,13 @@ class CircuitMapping:
 def _idle_neuron(neuron: nl.NeuronParams, corner: str, fire_len: float, fan_in: int = 1) -> LayerResult:
     """A neuron with ``fan_in`` switched-off synapses whose inputs never spike, and a firing phase ``fire_len``
     T_circ long."""
-    spec = nl.LayerSpec([[0.0] * fan_in], [[neuron.vdd] * fan_in], [1.0] * fan_in, neuron=neuron,
-                        timing=nl.Timing(t_circ=neuron.t_circ, fire_len=fire_len))
+    spec = nl.LayerSpec(
+        [[0.0] * fan_in],
+        [[neuron.vdd] * fan_in],
+        [1.0] * fan_in,
+        neuron=neuron,
+        timing=nl.Timing(t_circ=neuron.t_circ, fire_len=fire_len),
+    )
     return simulate_layer(spec, corner=corner, name="idle_neuron")
 
 
@@ -308,5 +320,11 @@ def calibrate_discharger(
             hi = vb
     t_abs = res.timing.t_fire + float(res.t_spike[0]) * neuron.t_circ
     v_sw = float(np.interp(t_abs, res.t, res.v_mem[0]))
-    return {"v_b_dis": vb, "t_spike": float(res.t_spike[0]), "v_switch_eff": v_sw, "fan_in": fan_in, "iterations": it,
-            "wall_s": time.perf_counter() - t0}
+    return {
+        "v_b_dis": vb,
+        "t_spike": float(res.t_spike[0]),
+        "v_switch_eff": v_sw,
+        "fan_in": fan_in,
+        "iterations": it,
+        "wall_s": time.perf_counter() - t0,
+    }

@@ -33,8 +33,10 @@ def integrate(t: np.ndarray, y: np.ndarray, window: tuple[float, float] | None =
         if not t[0] - 1e-15 <= t0 < t1 <= t[-1] + 1e-15:
             raise ValueError(f"window must satisfy {t[0]:g} <= t0 < t1 <= {t[-1]:g} (the record), got {window}")
         inner = (t > t0) & (t < t1)
-        t, y = np.concatenate([[t0], t[inner], [t1]]), np.concatenate([[np.interp(t0, t, y)], y[inner],
-                                                                        [np.interp(t1, t, y)]])  # fmt: skip
+        t, y = (
+            np.concatenate([[t0], t[inner], [t1]]),
+            np.concatenate([[np.interp(t0, t, y)], y[inner], [np.interp(t1, t, y)]]),
+        )
     return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(t)))
 
 
@@ -96,7 +98,12 @@ def synaptic_events(t_in: np.ndarray, t_hidden: np.ndarray, n_hid: int = N_HID, 
 
 
 def two_layer_energy(
-    out: Mapping[str, np.ndarray], deck: str, *, vdd: float, v0: float, c_m: float,
+    out: Mapping[str, np.ndarray],
+    deck: str,
+    *,
+    vdd: float,
+    v0: float,
+    c_m: float,
     timing: IrisTiming | None = None,
 ) -> dict:
     """One inference of ``two_layer_netlist(..., probes=True)``: energy (J) by block over the whole transient
@@ -121,25 +128,33 @@ def two_layer_energy(
 
     sense = {lay: probe("sense", lay) for lay in (1, 2)}
     logic = {lay: probe("logic", lay) for lay in (1, 2)}
-    dis = sum(integrate(t, _node_v(out, f"mem{lay}_{i}") * _branch(out, f"v.xn{lay}_{i}.vam_dis"))
-              for lay in (1, 2) for i in range(N_HID))  # fmt: skip
+    dis = sum(
+        integrate(t, _node_v(out, f"mem{lay}_{i}") * _branch(out, f"v.xn{lay}_{i}.vam_dis"))
+        for lay in (1, 2)
+        for i in range(N_HID)
+    )
     recharge = v0 * c_m * float(sum(v0 - out[f"v(mem2_{i})"][-1] for i in range(N_OUT)))
     pick = lambda prefix: sum(e for n, e in src.items() if n.startswith(prefix))  # noqa: E731
     gates = sum(e for n, e in src.items() if re.fullmatch(r"vg[np]\d_\d_\d", n))
     groups = {
         "synapse_arrays": {
-            "layer1_vdd": blk["syn1"], "layer2_vdd": blk["syn2"], "input_spike_lines": pick("vx"),
-            "hidden_spike_line_drivers": blk["drv"], "memory_gate_sources": gates,
+            "layer1_vdd": blk["syn1"],
+            "layer2_vdd": blk["syn2"],
+            "input_spike_lines": pick("vx"),
+            "hidden_spike_line_drivers": blk["drv"],
+            "memory_gate_sources": gates,
         },
         "neurons": {
-            "charging_v0_layer1": blk["chg1"], "charging_v0_layer2": blk["chg2"],
+            "charging_v0_layer1": blk["chg1"],
+            "charging_v0_layer2": blk["chg2"],
             "charging_v0_layer2_after_window": recharge,
-            "sensing_inverters": sense[1] + sense[2], "logic": logic[1] + logic[2],
+            "sensing_inverters": sense[1] + sense[2],
+            "logic": logic[1] + logic[2],
             "other_neuron_vdd": blk["neu1"] + blk["neu2"] - sum(sense.values()) - sum(logic.values()),
             "bias_sources": src["vbdis"] + src["vbsense"],
         },
         "control": {"reset_sources": pick("vreset"), "phase_sources": pick("vphase")},
-    }  # fmt: skip
+    }
     accounted = {"vdd", "vv0", "vbdis", "vbsense", "vss"} | {n for n in src if n.startswith(("vx", "vreset", "vphase"))}
     accounted |= {n for n in src if re.fullmatch(r"vg[np]\d_\d_\d", n)} | {f"vam_{b}" for b in amm}
     missing = sorted(set(src) - accounted)
@@ -155,8 +170,11 @@ def two_layer_energy(
         "membrane_cv2_j": (N_HID + N_OUT) * c_m * v0**2,
         "check": {
             # the ammeters split Vdd and V0 exactly: their sum is what the two supplies delivered
-            "vdd_delivered_j": src["vdd"], "vdd_split_j": sum(blk[b] for b in on_vdd),
-            "v0_delivered_j": src["vv0"], "v0_split_j": blk["chg1"] + blk["chg2"],
-            "sources_total_j": total_sources, "n_inputs": N_IN,
+            "vdd_delivered_j": src["vdd"],
+            "vdd_split_j": sum(blk[b] for b in on_vdd),
+            "v0_delivered_j": src["vv0"],
+            "v0_split_j": blk["chg1"] + blk["chg2"],
+            "sources_total_j": total_sources,
+            "n_inputs": N_IN,
         },
-    }  # fmt: skip
+    }

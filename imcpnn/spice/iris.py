@@ -39,8 +39,15 @@ from imcpnn.spice.readout import current_to_weight, invert_monotone, spike_time,
 
 N_IN, N_HID, N_OUT = 5, 5, 5
 #: (supply node, block) of the ammeters ``Vam_<block>`` of ``two_layer_netlist(probes=True)``
-PROBED_SUPPLIES = (("vdd", "syn1"), ("vdd", "syn2"), ("vdd", "neu1"), ("vdd", "neu2"), ("vdd", "drv"),
-                   ("v0", "chg1"), ("v0", "chg2"))  # fmt: skip
+PROBED_SUPPLIES = (
+    ("vdd", "syn1"),
+    ("vdd", "syn2"),
+    ("vdd", "neu1"),
+    ("vdd", "neu2"),
+    ("vdd", "drv"),
+    ("v0", "chg1"),
+    ("v0", "chg2"),
+)
 NEURON_PROBES = ("sense", "logic", "dis")  # the ammeters inside every neuron (netlist.neuron_subckt(probes=True))
 
 
@@ -76,7 +83,12 @@ class WeightMap:
         return {"pos": (float(pos[0]), float(pos[1])), "neg": (float(neg[0]), float(neg[1]))}
 
     def gates(
-        self, weight: np.ndarray, alpha_pos: float = 1.0, alpha_neg: float = 1.0, *, layer: str = "layer",
+        self,
+        weight: np.ndarray,
+        alpha_pos: float = 1.0,
+        alpha_neg: float = 1.0,
+        *,
+        layer: str = "layer",
         prune_below_floor: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(v_gn, v_gp) [n_out, n_in] for ``weight`` [n_out, n_in]: w > 0 -> NMOS (PMOS off at V_dd),
@@ -124,8 +136,7 @@ class WeightMap:
         m = ((w > 0) & (cur < self.i_n.min())) | ((w < 0) & (cur < self.i_p.min()))
         return {"count": int(m.sum()), "max_abs_w": float(np.abs(w[m]).max()) if m.any() else 0.0}
 
-    def weights(self, v_gn: np.ndarray, v_gp: np.ndarray, alpha_pos: float = 1.0,
-                alpha_neg: float = 1.0) -> np.ndarray:  # fmt: skip
+    def weights(self, v_gn: np.ndarray, v_gp: np.ndarray, alpha_pos: float = 1.0, alpha_neg: float = 1.0) -> np.ndarray:
         """The inverse of :meth:`gates` (the round trip): weights from gate voltages on the maps."""
         v_gn, v_gp = np.asarray(v_gn, dtype=float), np.asarray(v_gp, dtype=float)
         kw = self._kw()
@@ -178,12 +189,14 @@ class IrisTiming:
 
 def spike_driver_subckt(p: nl.NeuronParams = nl.DEFAULT_NEURON) -> str:
     """``.subckt imc_spkdrv spk spkb vdd vss``: the inverter that makes a spike line's complement."""
-    return "\n".join([
-        ".subckt imc_spkdrv spk spkb vdd vss",
-        nl.mos("P", "spkb", "spk", "vdd", "vdd", nl.PFET, p.w_logic_p, p.l_logic),
-        nl.mos("N", "spkb", "spk", "vss", "vss", nl.NFET, p.w_logic_n, p.l_logic),
-        ".ends imc_spkdrv",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            ".subckt imc_spkdrv spk spkb vdd vss",
+            nl.mos("P", "spkb", "spk", "vdd", "vdd", nl.PFET, p.w_logic_p, p.l_logic),
+            nl.mos("N", "spkb", "spk", "vss", "vss", nl.NFET, p.w_logic_n, p.l_logic),
+            ".ends imc_spkdrv",
+        ]
+    )
 
 
 def phase_sources(p: nl.NeuronParams, tm: IrisTiming) -> list[str]:
@@ -256,15 +269,22 @@ def two_layer_netlist(
         g_n, g_p = np.asarray(g_n, dtype=float), np.asarray(g_p, dtype=float)
         if g_n.shape != (N_HID, N_IN) or g_p.shape != g_n.shape:
             raise ValueError(f"{name} must be two [5, 5] arrays, got {g_n.shape} and {g_p.shape}")
-        if not (np.all(np.isfinite(g_n)) and np.all(np.isfinite(g_p))) or min(g_n.min(), g_p.min()) < 0 or max(
-            g_n.max(), g_p.max()
-        ) > neuron.vdd:
+        if (
+            not (np.all(np.isfinite(g_n)) and np.all(np.isfinite(g_p)))
+            or min(g_n.min(), g_p.min()) < 0
+            or max(g_n.max(), g_p.max()) > neuron.vdd
+        ):
             raise ValueError(f"{name} gate voltages must lie in [0, {neuron.vdd}] V")
         gates.append((g_n, g_p))
     step = max_step if max_step is not None else tm.t_circ / 500
     vdd = neuron.vdd
-    lines = [f"* {title}", models, nl.synapse_subckt(synapse), nl.neuron_subckt(neuron, probes=probes),
-             spike_driver_subckt(neuron)]  # fmt: skip
+    lines = [
+        f"* {title}",
+        models,
+        nl.synapse_subckt(synapse),
+        nl.neuron_subckt(neuron, probes=probes),
+        spike_driver_subckt(neuron),
+    ]
     lines += phase_sources(neuron, tm)
 
     def node(base: str, block: str) -> str:  # a block's own supply node behind its ammeter (probes only)
@@ -280,8 +300,10 @@ def two_layer_netlist(
                 gn, gp = f"gn{layer}_{i}_{j}", f"gp{layer}_{i}_{j}"
                 lines.append(f"V{gn} {gn} 0 {g_n[i, j]:.6g}")
                 lines.append(f"V{gp} {gp} 0 {g_p[i, j]:.6g}")
-                lines.append(f"Xs{layer}_{i}_{j} {mem}{i} {src}{j} {src}{j}b {gn} {gp} {node('vdd', f'syn{layer}')} "
-                             "vss imc_synapse")  # fmt: skip
+                lines.append(
+                    f"Xs{layer}_{i}_{j} {mem}{i} {src}{j} {src}{j}b {gn} {gp} {node('vdd', f'syn{layer}')} "
+                    "vss imc_synapse"
+                )
             lines.append(
                 f"Xn{layer}_{i} {mem}{i} {out}{i} phase{layer} phase{layer}b reset{layer} reset{layer}b "
                 f"vbdis vbsense {node('v0', f'chg{layer}')} {node('vdd', f'neu{layer}')} vss imc_neuron"
@@ -346,10 +368,10 @@ def read_two_layer(
     tm = IrisTiming(t_circ=t_circ, t_reset=t_reset)
     t = out["time"]
     res: dict = {"n_points": int(len(t))}
-    for layer, mem, node, t_acc, t_fire in ((1, "mem1_", "h", tm.acc1, tm.fire1), (2, "mem2_", "o", tm.acc2,
-                                                                                   tm.fire2)):
-        res[f"t{layer}"] = [spike_time(t, out[f"v({node}{i})"], t_phase=t_fire, t_circ=t_circ, vdd=vdd)
-                            for i in range(5)]  # fmt: skip
+    for layer, mem, node, t_acc, t_fire in ((1, "mem1_", "h", tm.acc1, tm.fire1), (2, "mem2_", "o", tm.acc2, tm.fire2)):
+        res[f"t{layer}"] = [
+            spike_time(t, out[f"v({node}{i})"], t_phase=t_fire, t_circ=t_circ, vdd=vdd) for i in range(5)
+        ]
         res[f"v_end{layer}"] = [float(np.interp(t_fire, t, out[f"v({mem}{i})"])) for i in range(5)]
         for arr in (out[f"v({mem}{i})"] for i in range(5)):
             if not np.all(np.isfinite(arr)):
@@ -371,7 +393,12 @@ _LOADED: dict = {"key": None}
 
 
 def simulate_sample(
-    deck: str, alters: Sequence[str], key: str, name: str, workdir: str, readout_kwargs: dict,
+    deck: str,
+    alters: Sequence[str],
+    key: str,
+    name: str,
+    workdir: str,
+    readout_kwargs: dict,
     energy_kwargs: dict | None = None,
 ) -> dict:
     """Simulate one sample and return :func:`read_two_layer` of it (with ``energy_kwargs``, a deck built with
@@ -427,8 +454,9 @@ def _rerun(sim, alters: Sequence[str], path: Path) -> dict[str, np.ndarray]:
         fatal = [line for line in [*ng._stdout, *ng._stderr] if sim._FATAL.search(line)]
         if fatal or not [p for p in ng.plot_names if p not in before and p != "const"]:
             _LOADED["key"] = None
-            raise sim.SpiceSimulationError(f"ngspice failed for {path}:\n" + "\n".join(fatal[-15:]),
-                                           netlist=path) from exc  # fmt: skip
+            raise sim.SpiceSimulationError(
+                f"ngspice failed for {path}:\n" + "\n".join(fatal[-15:]), netlist=path
+            ) from exc
     names = [p for p in ng.plot_names if p not in before and p != "const"]
     if not names:
         _LOADED["key"] = None
@@ -444,4 +472,3 @@ def _rerun(sim, alters: Sequence[str], path: Path) -> dict[str, np.ndarray]:
     if len(out.get("time", [])) < 2:
         raise sim.SpiceSimulationError(f"the transient of {path} stopped at once", netlist=path)
     return out
-

@@ -398,89 +398,115 @@ def synapse_iv_netlist(
 
 
 def synapse_gate_sweep_netlist(
-    kind: str, models: str, *, v_mem: float = 1.3, v_start: float = 0.0, v_stop: float = 1.8,
-    v_step: float = 0.002, p: SynapseParams = SynapseParams(), vdd: float = 1.8,
+    kind: str,
+    models: str,
+    *,
+    v_mem: float = 1.3,
+    v_start: float = 0.0,
+    v_stop: float = 1.8,
+    v_step: float = 0.002,
+    p: SynapseParams = SynapseParams(),
+    vdd: float = 1.8,
 ) -> str:
     """DC deck: synapse current at membrane voltage ``v_mem`` against the memory gate voltage."""
     if kind not in ("n", "p"):
         raise ValueError(f"kind must be 'n' or 'p', got {kind!r}")
     gate_n, gate_p = ("Vg gn 0 0.5", f"Vgp gp 0 {vdd}") if kind == "n" else ("Vgn gn 0 0", "Vg gp 0 1.2")
-    return "\n".join(
-        [
-            f"* synapse {kind}MOS current vs gate at V_mem = {v_mem} V",
-            models,
-            synapse_subckt(p),
-            f"Vdd vdd 0 {vdd}",
-            "Vss vss 0 0",
-            f"Vspk spk 0 {vdd}",
-            "Vspkb spkb 0 0",
-            gate_n,
-            gate_p,
-            f"Vmem mem 0 {v_mem:.6g}",
-            "Xs mem spk spkb gn gp vdd vss imc_synapse",
-            f".dc Vg {v_start:.6g} {v_stop:.6g} {v_step:.6g}",
-            ".end",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                f"* synapse {kind}MOS current vs gate at V_mem = {v_mem} V",
+                models,
+                synapse_subckt(p),
+                f"Vdd vdd 0 {vdd}",
+                "Vss vss 0 0",
+                f"Vspk spk 0 {vdd}",
+                "Vspkb spkb 0 0",
+                gate_n,
+                gate_p,
+                f"Vmem mem 0 {v_mem:.6g}",
+                "Xs mem spk spkb gn gp vdd vss imc_synapse",
+                f".dc Vg {v_start:.6g} {v_stop:.6g} {v_step:.6g}",
+                ".end",
+            ]
+        )
+        + "\n"
+    )
 
 
-def sensing_inverter_netlist(v_b_sense: float, models: str, *, p: NeuronParams = NeuronParams(),
-                             v_step: float = 0.002) -> str:
+def sensing_inverter_netlist(
+    v_b_sense: float, models: str, *, p: NeuronParams = NeuronParams(), v_step: float = 0.002
+) -> str:
     """DC deck: the sensing inverter's transfer curve (phase on) and its supply (through) current."""
-    return "\n".join(
-        [
-            f"* sensing inverter, V_b^sense = {v_b_sense:.3f} V",
-            models,
-            sensing_inverter_subckt(p),
-            f"Vdd vdd 0 {p.vdd}",
-            "Vss vss 0 0",
-            f"Vphase phase 0 {p.vdd}",
-            "Vphaseb phaseb 0 0",
-            f"Vbs vbsense 0 {v_b_sense:.6g}",
-            "Vin in 0 0",
-            "Xs in out phase phaseb vbsense vdd vss imc_sense",
-            f".dc Vin 0 {p.vdd} {v_step:.6g}",
-            ".end",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                f"* sensing inverter, V_b^sense = {v_b_sense:.3f} V",
+                models,
+                sensing_inverter_subckt(p),
+                f"Vdd vdd 0 {p.vdd}",
+                "Vss vss 0 0",
+                f"Vphase phase 0 {p.vdd}",
+                "Vphaseb phaseb 0 0",
+                f"Vbs vbsense 0 {v_b_sense:.6g}",
+                "Vin in 0 0",
+                "Xs in out phase phaseb vbsense vdd vss imc_sense",
+                f".dc Vin 0 {p.vdd} {v_step:.6g}",
+                ".end",
+            ]
+        )
+        + "\n"
+    )
 
 
-def discharger_netlist(v_b_dis: float, models: str, *, p: NeuronParams = NeuronParams(),
-                       v_step: float = 0.01) -> str:
+def discharger_netlist(v_b_dis: float, models: str, *, p: NeuronParams = NeuronParams(), v_step: float = 0.01) -> str:
     """DC deck: the discharger's current (phase on) against the membrane voltage."""
-    return "\n".join(
-        [
-            f"* discharger, V_b^dis = {v_b_dis:.3f} V",
-            models,
-            discharger_subckt(p),
-            "Vss vss 0 0",
-            f"Vphase phase 0 {p.vdd}",
-            f"Vb vbdis 0 {v_b_dis:.6g}",
-            "Vmem mem 0 1.3",
-            "Xd mem phase vbdis vss imc_discharger",
-            f".dc Vmem 0 {p.vdd} {v_step:.6g}",
-            ".end",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                f"* discharger, V_b^dis = {v_b_dis:.3f} V",
+                models,
+                discharger_subckt(p),
+                "Vss vss 0 0",
+                f"Vphase phase 0 {p.vdd}",
+                f"Vb vbdis 0 {v_b_dis:.6g}",
+                "Vmem mem 0 1.3",
+                "Xd mem phase vbdis vss imc_discharger",
+                f".dc Vmem 0 {p.vdd} {v_step:.6g}",
+                ".end",
+            ]
+        )
+        + "\n"
+    )
 
 
-def discharger_bias_sweep_netlist(models: str, *, v_mem: float = 1.3, p: NeuronParams = NeuronParams(),
-                                  v_start: float = 0.3, v_stop: float = 0.9, v_step: float = 0.002) -> str:
+def discharger_bias_sweep_netlist(
+    models: str,
+    *,
+    v_mem: float = 1.3,
+    p: NeuronParams = NeuronParams(),
+    v_start: float = 0.3,
+    v_stop: float = 0.9,
+    v_step: float = 0.002,
+) -> str:
     """DC deck: the discharger's current at ``v_mem`` against V_b^dis."""
-    return "\n".join(
-        [
-            f"* discharger current vs V_b^dis at V_mem = {v_mem} V",
-            models,
-            discharger_subckt(p),
-            "Vss vss 0 0",
-            f"Vphase phase 0 {p.vdd}",
-            "Vb vbdis 0 0.5",
-            f"Vmem mem 0 {v_mem:.6g}",
-            "Xd mem phase vbdis vss imc_discharger",
-            f".dc Vb {v_start:.6g} {v_stop:.6g} {v_step:.6g}",
-            ".end",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                f"* discharger current vs V_b^dis at V_mem = {v_mem} V",
+                models,
+                discharger_subckt(p),
+                "Vss vss 0 0",
+                f"Vphase phase 0 {p.vdd}",
+                "Vb vbdis 0 0.5",
+                f"Vmem mem 0 {v_mem:.6g}",
+                "Xd mem phase vbdis vss imc_discharger",
+                f".dc Vb {v_start:.6g} {v_stop:.6g} {v_step:.6g}",
+                ".end",
+            ]
+        )
+        + "\n"
+    )
 
 
 #: module-level defaults (frozen, so safe as argument defaults)

@@ -26,9 +26,7 @@ class LambdaFit:
     rms_rel: float  # RMS of the fit residual relative to i_v0
 
 
-def fit_lambda(
-    v: np.ndarray, i: np.ndarray, *, v0: float = 1.3, v_range: tuple[float, float] = FIT_RANGE
-) -> LambdaFit:
+def fit_lambda(v: np.ndarray, i: np.ndarray, *, v0: float = 1.3, v_range: tuple[float, float] = FIT_RANGE) -> LambdaFit:
     """λ = |dI/dV| / I(V0) from a linear fit of ``i`` against ``v`` over ``v_range`` (Eq. 69-71).
 
     ``i`` is a current magnitude (either sign is accepted; the fit uses it as given and λ is
@@ -78,7 +76,12 @@ class PolyFit:
 
 
 def fit_relative_poly(
-    v: np.ndarray, i: np.ndarray, *, v0: float = 1.3, v_th: float, degree: int = 2,
+    v: np.ndarray,
+    i: np.ndarray,
+    *,
+    v0: float = 1.3,
+    v_th: float,
+    degree: int = 2,
     v_range: tuple[float, float] = FIT_RANGE,
 ) -> PolyFit:
     """A voltage-dependent reversal potential E(v) (arXiv 2412.09010v1 App. G names it future work): least-squares
@@ -104,8 +107,14 @@ def fit_relative_poly(
     if c[0] == 0:
         raise ValueError("the fitted current at V0 is zero; h(u) is undefined")
     resid = i[sel] - np.polynomial.polynomial.polyval(u, c)
-    return PolyFit(coef=tuple(float(x) for x in c / c[0]), i_v0=float(c[0]), v0=v0, v_th=v_th, v_range=(lo, hi),
-                   rms_rel=float(np.sqrt(np.mean(resid**2)) / abs(c[0])))  # fmt: skip
+    return PolyFit(
+        coef=tuple(float(x) for x in c / c[0]),
+        i_v0=float(c[0]),
+        v0=v0,
+        v_th=v_th,
+        v_range=(lo, hi),
+        rms_rel=float(np.sqrt(np.mean(resid**2)) / abs(c[0])),
+    )
 
 
 def erev_from_lambdas(lambda_n: float, lambda_p: float, lambda_dis: float, v_th: float) -> dict:
@@ -135,9 +144,7 @@ def crossings(t: np.ndarray, y: np.ndarray, level: float, direction: str = "risi
     return t[k] + frac * (t[k + 1] - t[k])
 
 
-def spike_time(
-    t: np.ndarray, v_out: np.ndarray, *, t_phase: float, t_circ: float, vdd: float = 1.8
-) -> float:
+def spike_time(t: np.ndarray, v_out: np.ndarray, *, t_phase: float, t_circ: float, vdd: float = 1.8) -> float:
     """Output spike time in model units: (first rising crossing of V_dd/2 after ``t_phase``) / T_circ.
 
     A spike already high at ``t_phase`` gives 0; no spike within the phase gives 1 (the clip of Eq. 27).

@@ -44,8 +44,19 @@ _ERROR_REPORT = re.compile(
     re.IGNORECASE,
 )
 _FATAL = _ERROR_REPORT  # old name (imcpnn.spice.iris); prefer ngspice_errors()
-_SCALE = {"t": 1e12, "g": 1e9, "meg": 1e6, "k": 1e3, "mil": 25.4e-6, "m": 1e-3, "u": 1e-6, "n": 1e-9,
-          "p": 1e-12, "f": 1e-15, "a": 1e-18}  # fmt: skip
+_SCALE = {
+    "t": 1e12,
+    "g": 1e9,
+    "meg": 1e6,
+    "k": 1e3,
+    "mil": 25.4e-6,
+    "m": 1e-3,
+    "u": 1e-6,
+    "n": 1e-9,
+    "p": 1e-12,
+    "f": 1e-15,
+    "a": 1e-18,
+}
 _NUMBER = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(meg|mil|[tgkmunpfa])?[a-z]*", re.IGNORECASE)
 _LIB_GLOBS = (
     "/usr/lib/x86_64-linux-gnu/libngspice.so*",
@@ -396,8 +407,9 @@ def rerun(alters: Sequence[str], path: Path, *, timeout_s: float | None = None) 
             lines += [*ng._stderr, *ng._stdout]
         errors = ngspice_errors(lines)
         if errors:
-            raise SpiceSimulationError(f"ngspice rejected an alter for {path}:\n" + "\n".join(errors[-15:]),
-                                       netlist=path)  # fmt: skip
+            raise SpiceSimulationError(
+                f"ngspice rejected an alter for {path}:\n" + "\n".join(errors[-15:]), netlist=path
+            )
         _run_bounded(ng, path, timeout)
         return _collect(ng, before, path)
 

@@ -6,6 +6,7 @@
 #   make bench    re-measure the DSTD / exact / ODE cost benchmark (ignores its cache)
 #   make figures-from-results   re-plot the stored dstd_cost.json (figures named *_replot, titled as re-plots)
 #   make report   render REPRODUCTION.md from the results files
+#   make lint     ruff (lint + format check) and the import-linter contracts of ARCHITECTURE.md
 #   make lab      JupyterLab on notebooks/ (jupytext pairing: the .py sources open as notebooks and save back)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,8 +25,12 @@ STAMP := $(VENV)/.imcpnn-installed
 OUT := build/$(PROFILE)
 EXECUTED := $(addprefix $(OUT)/,$(addsuffix .ipynb,$(NAMES)))
 SOURCES := $(shell find imcpnn -name '*.py' -not -path '*/__pycache__/*')
+# The harness keeps data and decoded tensors in the checkout (the library itself defaults to the user cache).
+IMCPNN_DATA ?= $(CURDIR)/data
+IMCPNN_CACHE ?= $(CURDIR)/build/cache
+export IMCPNN_DATA IMCPNN_CACHE
 # the data location is part of what a notebook saw: another IMCPNN_DATA reruns every notebook
-DATA_STAMP := $(OUT)/.data-$(shell printf '%s' "$${IMCPNN_DATA:-default}" | sha1sum | cut -c1-12)
+DATA_STAMP := $(OUT)/.data-$(shell printf '%s' "$(IMCPNN_DATA)" | sha1sum | cut -c1-12)
 ifeq ($(PROFILE),smoke)
 RESULTS := build/smoke/results
 REPORT := build/smoke/REPRODUCTION.md
@@ -105,6 +110,7 @@ lab: setup
 lint: setup
 	$(VENV)/bin/ruff check imcpnn tests notebooks scripts
 	$(VENV)/bin/ruff format --check imcpnn tests notebooks scripts
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf build notebooks/*.ipynb .pytest_cache

@@ -34,6 +34,7 @@ from imcpnn._impl.validate import (
     check_nonnegative_times,
     check_positive_finite,
     check_unit_interval,
+    format_erev,
     is_ideal,
     parse_erev,
     reversal_potentials,
@@ -42,6 +43,7 @@ from imcpnn._impl.validate import (
 __all__ = [
     "ERev",
     "reversal_potentials",
+    "format_erev",
     "parse_erev",
     "Exact",
     "DSTD",

@@ -50,8 +50,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _train_actions() -> list[argparse.Action]:
-    """The ``train`` subcommand's flags (imcpnn/__main__.py is the one definition of them)."""
-    from imcpnn.__main__ import build_parser
+    """The ``train`` subcommand's flags (imcpnn/cli.py is the one definition of them)."""
+    from imcpnn.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -95,7 +95,7 @@ def _values(action: argparse.Action, text: str) -> list[Any]:
     flag = action.option_strings[-1]
     out = []
     for item in text.split(","):
-        item = item.strip().replace(":", ",") if action.dest == "erev" else item.strip()
+        item = item.strip()
         try:
             v = action.type(item) if action.type is not None else item
         except (argparse.ArgumentTypeError, ValueError, TypeError) as err:
@@ -135,7 +135,7 @@ def train_job(job: dict[str, Any], data: dict[str, tuple]) -> dict[str, Any]:
     Ray's object store or the pool's pipe): the worker writes nothing the driver needs to read from disk.
     Refuses to run when the worker's imcpnn code differs from the driver's (the run key names the driver's code).
     """
-    from imcpnn._impl.fingerprint import code_fingerprint
+    from imcpnn.store import code_fingerprint
     from imcpnn.train import CHECKPOINT, train
 
     device = job["device"]
@@ -157,7 +157,7 @@ def train_job(job: dict[str, Any], data: dict[str, tuple]) -> dict[str, Any]:
 
 
 def _write_bytes(path: Path, blob: bytes) -> None:
-    from imcpnn._impl.checkpoint import atomic_write_bytes
+    from imcpnn.store import atomic_write_bytes
 
     atomic_write_bytes(path, lambda f: f.write(blob))
 
@@ -185,8 +185,7 @@ def sweep(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Run (or reuse) every config; write the run folders and ``out/sweep.json``; return its entries."""
-    from imcpnn._impl.checkpoint import atomic_json
-    from imcpnn._impl.fingerprint import code_fingerprint, stable_hash, tensor_digest
+    from imcpnn.store import atomic_json, code_fingerprint, stable_hash, tensor_digest
     from imcpnn.train import load_data
 
     out.mkdir(parents=True, exist_ok=True)

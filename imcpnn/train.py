@@ -4,11 +4,14 @@ Defaults are the paper's RC-Spike settings: Adam, lr 1e-4, batch 32, gamma1 = 2.
 tau_soft = 0.07, sigma_spike = 0.01 (training and test), train with M = 3 and a random DSTD offset, test with
 M = 30 and a fixed offset (App. E).
 
+The epoch loop is :func:`fit` (settings: :class:`FitConfig`): it trains any ``nn.Module`` that maps inputs to
+output spike times, e.g. one built from :mod:`imcpnn.layers`; :func:`train` wraps it with a run folder.
+
 Output folder (``out``):
   * ``config.json``: the :class:`TrainConfig`;
   * ``checkpoint.pt``: model + optimizer + RNG state + the finished epochs + the config, torch thread count and
     device type, rewritten atomically every epoch and read back with ``weights_only=True``
-    (:mod:`imcpnn._impl.checkpoint`);
+    (:mod:`imcpnn.store`);
   * ``metrics.json``: ``{"config": {...}, "epochs": [{"epoch": 1, "train_loss": ..., "test_accuracy": ...}]}``.
 
 Resume: calling :func:`train` again with the same config and folder continues after the last finished epoch;
@@ -29,6 +32,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +41,11 @@ from torch import nn
 from tqdm import tqdm
 
 from imcpnn import models
-from imcpnn._impl import checkpoint as ckpt_io
-from imcpnn._impl.checkpoint import CheckpointError as CheckpointError  # public re-export
 from imcpnn.evaluate import _rng_devices, evaluate, evaluation_overrides, layer_spike_times  # noqa: F401 (re-export)
 from imcpnn.functional import DSTD, parse_erev
 from imcpnn.loss import early_spike_penalty, firing_regularizer, predict, spike_time_loss, weight_norm_penalty
+from imcpnn.store import checkpoint as ckpt_io
+from imcpnn.store.checkpoint import CheckpointError as CheckpointError  # public re-export
 
 DATASETS = ("fmnist", "cifar10", "iris")
 OFFSETS = ("random", "fixed")
@@ -51,6 +55,84 @@ CHECKPOINT = "checkpoint.pt"
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """The optimisation and loss settings of the training loop :func:`fit` (what it needs besides a model and
+    data). Defaults are :class:`TrainConfig`'s, the paper's RC-Spike settings (arXiv 2412.09010v1 Sec. 3):
+    Adam lr 1e-4, batch 32, tau_soft 0.07, gamma1 2.6, t_ref 0.9.
+
+    Fields: ``epochs``, ``batch_size``, ``lr`` (Adam's, when :func:`fit` builds the optimizer), ``lr_schedule``
+    (``"constant"`` or ``"cosine"`` over all steps of all epochs), ``seed`` (mini-batch order, augmentation and
+    the evaluation RNG), the loss settings ``tau_soft``, ``gamma1``, ``t_ref`` (Eq. 49-52), ``gamma2`` (the TTFS
+    firing regulariser Q, Eq. 53, read from ``model.last_io``), ``gamma_w`` / ``gamma_v`` (weight 2-norm P and
+    early-spike penalty V, Eq. 57-58; V reads ``model.last_outputs`` when present, else the output times),
+    ``augment`` (flip / rotate / crop image batches [B, C, H, W], :mod:`imcpnn.augment`) and ``t_silent``: the
+    time a silent output (+inf, a TTFS neuron that never fired) counts at in the loss; ``None`` leaves +inf,
+    which makes the loss non-finite (fine for RC-Spike outputs, which always fire).
+    """
+
+    epochs: int = 50
+    batch_size: int = 32
+    lr: float = 1e-4
+    lr_schedule: str = "constant"
+    seed: int = 0
+    tau_soft: float = 0.07
+    gamma1: float = 2.6
+    t_ref: float = 0.9
+    gamma2: float = 0.0
+    gamma_w: float = 0.0
+    gamma_v: float = 0.0
+    augment: bool = False
+    t_silent: float | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field and its allowed range."""
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if not _is_int(v) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        for name in ("lr", "tau_soft"):
+            v = getattr(self, name)
+            if not _is_real(v) or not v > 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        for name in ("gamma1", "t_ref", "gamma2", "gamma_w", "gamma_v"):
+            v = getattr(self, name)
+            if not _is_real(v) or not v >= 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"augment must be True or False, got {self.augment!r}")
+        if self.t_silent is not None and (not _is_real(self.t_silent) or not self.t_silent >= 0):
+            raise ValueError(f"t_silent must be None or a finite number >= 0, got {self.t_silent!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> FitConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _as_fit_config(config: FitConfig | TrainConfig | None) -> FitConfig:
+    """A :class:`FitConfig` from ``config`` (``None``: the defaults; a :class:`TrainConfig`: its fit_config())."""
+    if config is None:
+        return FitConfig()
+    if isinstance(config, FitConfig):
+        return config
+    if isinstance(config, TrainConfig):
+        return config.fit_config()
+    raise TypeError(f"config must be a FitConfig (or a TrainConfig), got {type(config).__name__}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +238,12 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+    def fit_config(self) -> FitConfig:
+        """The loop's settings of this run (:func:`fit`): silent outputs count at :func:`ttfs_silent_time` for
+        model ``"ttfs-cnn"``; the RC-Spike models always fire (``t_silent=None``)."""
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(FitConfig) if f.name != "t_silent"}
+        return FitConfig(**shared, t_silent=ttfs_silent_time(self) if self.model == "ttfs-cnn" else None)
 
     def key(self) -> str:
         """A stable 12-hex-digit hash of the config (the run cache key)."""
@@ -341,13 +429,17 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 # training
 
 
-def objective(model: nn.Module, t_out: torch.Tensor, target: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+def objective(
+    model: nn.Module, t_out: torch.Tensor, target: torch.Tensor, config: FitConfig | TrainConfig
+) -> torch.Tensor:
     """The training objective of one mini-batch: the spike-time loss of arXiv 2412.09010v1 Eq. 49-52, plus
-    gamma_w P + gamma_v V (Eq. 57-58, the Iris circuit run) when those are > 0; for "ttfs-cnn" silent outputs
-    (+inf) count at :func:`ttfs_silent_time` and gamma2 Q (Eq. 53, sign: :func:`firing_regularizer`) is added."""
-    silent = ttfs_silent_time(config) if config.model == "ttfs-cnn" else None
+    gamma_w P + gamma_v V (Eq. 57-58, the Iris circuit run) when those are > 0, and gamma2 Q (Eq. 53, sign:
+    :func:`firing_regularizer`) when gamma2 > 0; silent outputs (+inf) count at ``config.t_silent`` when set
+    (:func:`ttfs_silent_time` for "ttfs-cnn"). ``config``: a :class:`FitConfig` (a :class:`TrainConfig` is
+    converted with :meth:`TrainConfig.fit_config`)."""
+    config = _as_fit_config(config)
     loss = spike_time_loss(
-        t_out, target, tau_soft=config.tau_soft, gamma1=config.gamma1, t_ref=config.t_ref, t_silent=silent
+        t_out, target, tau_soft=config.tau_soft, gamma1=config.gamma1, t_ref=config.t_ref, t_silent=config.t_silent
     )
     if config.gamma2 > 0:
         loss = loss + firing_regularizer(getattr(model, "last_io", []), config.gamma2)
@@ -358,7 +450,7 @@ def objective(model: nn.Module, t_out: torch.Tensor, target: torch.Tensor, confi
     return loss
 
 
-def _lr_at(config: TrainConfig, step: int, total_steps: int) -> float:
+def _lr_at(config: FitConfig, step: int, total_steps: int) -> float:
     if config.lr_schedule == "cosine":
         return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
     return config.lr
@@ -369,7 +461,7 @@ def train_epoch(
     opt: torch.optim.Optimizer,
     x: torch.Tensor,
     y: torch.Tensor,
-    config: TrainConfig,
+    config: FitConfig | TrainConfig,
     epoch: int,
     *,
     device: torch.device,
@@ -377,8 +469,10 @@ def train_epoch(
 ) -> tuple[float, float]:
     """One epoch (1-based ``epoch``) of mini-batch training in the seeded order of that epoch.
 
+    ``config``: a :class:`FitConfig` (a :class:`TrainConfig` is converted with :meth:`TrainConfig.fit_config`).
     Returns (mean training loss, training accuracy). Raises FloatingPointError on a non-finite loss.
     """
+    config = _as_fit_config(config)
     n, bs = len(x), config.batch_size
     n_batches = math.ceil(n / bs)
     total_steps = n_batches * config.epochs
@@ -415,6 +509,143 @@ def train_epoch(
             bar.set_postfix(loss=f"{loss_sum / min(n, (b + 1) * bs):.3f}")
     bar.close()
     return loss_sum / n, correct / n
+
+
+def _check_pair(data: Any, name: str, *, int64: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``data`` as an (x, y) pair of tensors: inputs [N, ...] and class labels [N] (int64 if ``int64``, what the
+    loss needs; else any integer type, enough for the accuracy)."""
+    if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data)):
+        raise ValueError(f"{name} must be an (x, y) pair of tensors, got {type(data).__name__}")
+    x, y = data
+    ok = y.dtype == torch.int64 if int64 else not (y.is_floating_point() or y.is_complex() or y.dtype == torch.bool)
+    if y.dim() != 1 or not ok:
+        kind = "int64" if int64 else "integer"
+        raise ValueError(f"{name} labels y must be {kind} class indices of shape [N], got {y.dtype} {tuple(y.shape)}")
+    if x.dim() == 0 or len(x) != len(y):
+        raise ValueError(f"{name} x and y must have the same length, got {tuple(x.shape)} and {len(y)} labels")
+    return x, y
+
+
+def fit(
+    model: nn.Module,
+    train_data: tuple[torch.Tensor, torch.Tensor],
+    val_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    config: FitConfig | None = None,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    start_epoch: int = 0,
+    history: list[dict[str, Any]] | None = None,
+    on_epoch: Callable[[int, dict[str, Any], nn.Module, torch.optim.Optimizer], Any] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Train any ``nn.Module`` whose forward maps an input batch to output spike times [B, n_out] (the predicted
+    class is the earliest spike, :func:`imcpnn.loss.predict`) on the spike-time loss of arXiv 2412.09010v1
+    Sec. 3 (Eq. 49-52, plus the optional terms of :func:`objective`); returns the metrics dict.
+
+    This is the epoch loop of :func:`train`, which adds the run folder, checkpoints and resume around it.
+
+    Args:
+        model: the network, trained in place (left in training mode).
+        train_data: (x, y): inputs [N, ...] and int64 labels [N]; mini-batches are drawn in the seeded order of
+            each epoch (from ``config.seed`` and the epoch number).
+        val_data: (x, y) scored with :func:`imcpnn.evaluate.evaluate` (eval mode, forked RNG seeded with
+            ``config.seed``) after every epoch; ``None``: no evaluation (``test_accuracy`` is ``None``).
+        config: the :class:`FitConfig` (``None``: the defaults; a :class:`TrainConfig` is converted).
+        optimizer: default ``torch.optim.Adam(model.parameters(), lr=config.lr)``; the learning rate of every
+            parameter group is set per step by ``config.lr_schedule``.
+        device: ``None`` trains where the model's parameters are; else ``"auto"``, ``"cpu"``, ``"cuda"``...
+            and the model is moved there. Batches are moved to that device as they are drawn.
+        progress: tqdm bars per epoch and one summary line per epoch, on stderr.
+        start_epoch: the epochs already done (resume): trains epochs ``start_epoch + 1 .. config.epochs``.
+        history: the records of those epochs, returned ahead of the new ones (its length must be
+            ``start_epoch``); not modified.
+        on_epoch: ``on_epoch(epoch, record, model, optimizer)`` after every epoch (e.g. to save a checkpoint).
+        name: a label put in front of the summary lines.
+
+    Returns:
+        ``{"config": config.to_dict(), "epochs": [record, ...]}``, one record per epoch: ``epoch``,
+        ``train_loss`` (mean over the epoch), ``train_accuracy``, ``test_accuracy`` (on ``val_data``; the name
+        :func:`train` writes), ``train_time_s``, ``eval_time_s``.
+
+    Raises:
+        ValueError: bad data, ``start_epoch`` or ``history``, a model without parameters.
+        FloatingPointError: a non-finite training loss.
+
+    Example (a two-layer RC-Spike net of one's own, on inputs that are spike times in [0, 1])::
+
+        import torch
+        from torch import nn
+        from imcpnn.layers import RCSpikeLinear
+        from imcpnn.train import FitConfig, fit
+
+        class TwoLayer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.hidden = RCSpikeLinear(8, 16, e_rev=4.0, test_steps=10)
+                self.out = RCSpikeLinear(16, 2, e_rev=4.0, test_steps=10)
+
+            def forward(self, t):  # input spike times [B, 8] -> output spike times [B, 2]
+                return self.out(self.hidden(t))
+
+        y = torch.arange(64) % 2  # class 0: inputs 0-3 spike early; class 1: inputs 4-7
+        x = torch.where((y[:, None] == 0) == (torch.arange(8) < 4), 0.2, 0.7) + 0.1 * torch.rand(64, 8)
+        torch.manual_seed(0)
+        metrics = fit(TwoLayer(), (x, y), (x, y), FitConfig(epochs=5, batch_size=16, lr=1e-2), progress=False)
+        print(metrics["epochs"][-1]["test_accuracy"])  # 1.0
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    config = _as_fit_config(config)
+    x, y = _check_pair(train_data, "train_data", int64=True)
+    if len(y) == 0:
+        raise ValueError("train_data must hold at least one sample, got 0")
+    val = None if val_data is None else _check_pair(val_data, "val_data", int64=False)
+    if not _is_int(start_epoch) or not 0 <= start_epoch <= config.epochs:
+        raise ValueError(f"start_epoch must be an integer in [0, epochs={config.epochs}], got {start_epoch!r}")
+    if history is not None and len(history) != start_epoch:
+        raise ValueError(f"history must hold start_epoch={start_epoch} records, got {len(history)}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
+    if on_epoch is not None and not callable(on_epoch):
+        raise ValueError(f"on_epoch must be callable or None, got {type(on_epoch).__name__}")
+    first = next(model.parameters(), None)
+    if first is None:
+        raise ValueError("model must have parameters to train, it has none")
+    if device is None:
+        dev = first.device
+    else:
+        dev = resolve_device(device)
+        model.to(dev)
+    opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=config.lr)
+    x_val, y_val = (val[0].to(dev), val[1].cpu()) if val is not None else (None, None)
+    records = list(history) if history is not None else []
+    tag = f"[{name}] " if name else ""
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        t0 = time.perf_counter()
+        train_loss, train_acc = train_epoch(model, opt, x, y, config, epoch, device=dev, progress=progress)
+        t1 = time.perf_counter()
+        test_acc = evaluate(model, x_val, y_val, seed=config.seed) if val is not None else None
+        t2 = time.perf_counter()
+        record = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_accuracy": train_acc,
+            "test_accuracy": test_acc,
+            "train_time_s": round(t1 - t0, 3),
+            "eval_time_s": round(t2 - t1, 3),
+        }
+        records.append(record)
+        if on_epoch is not None:
+            on_epoch(epoch, record, model, opt)
+        if progress:
+            scores = f"test acc {test_acc:.4f}" if test_acc is not None else f"train acc {train_acc:.4f}"
+            print(
+                f"{tag}epoch {epoch}: loss {train_loss:.4f}, {scores} ({t1 - t0:.1f} s train, {t2 - t1:.1f} s eval)",
+                file=sys.stderr,
+            )
+    return {"config": config.to_dict(), "epochs": records}
 
 
 def train(
@@ -487,24 +718,9 @@ def train(
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         ckpt_io.set_rng_state(ckpt["rng"], dev)
-    x_te_dev, y_te_cpu = x_te.to(dev), y_te.cpu()
-    start = len(metrics["epochs"])
-    for epoch in range(start + 1, config.epochs + 1):
-        t0 = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, opt, x_tr, y_tr, config, epoch, device=dev, progress=progress)
-        t1 = time.perf_counter()
-        test_acc = evaluate(model, x_te_dev, y_te_cpu, seed=config.seed)
-        t2 = time.perf_counter()
-        metrics["epochs"].append(
-            {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_accuracy": train_acc,
-                "test_accuracy": test_acc,
-                "train_time_s": round(t1 - t0, 3),
-                "eval_time_s": round(t2 - t1, 3),
-            }
-        )
+
+    def save_epoch(epoch: int, record: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer) -> None:
+        metrics["epochs"].append(record)
         state = {
             "config": cfg,
             "epochs": metrics["epochs"],
@@ -514,12 +730,20 @@ def train(
         }
         ckpt_io.save(out / CHECKPOINT, state, threads=torch.get_num_threads(), device=dev)
         ckpt_io.atomic_json(out / "metrics.json", metrics)
-        if progress:
-            print(
-                f"[{out.name}] epoch {epoch}: loss {train_loss:.4f}, test acc {test_acc:.4f} "
-                f"({t1 - t0:.1f} s train, {t2 - t1:.1f} s eval)",
-                file=sys.stderr,
-            )
+
+    fit(
+        model,
+        (x_tr, y_tr),
+        (x_te, y_te),
+        config.fit_config(),
+        optimizer=opt,
+        device=dev,
+        progress=progress,
+        start_epoch=len(metrics["epochs"]),
+        history=metrics["epochs"],
+        on_epoch=save_epoch,
+        name=out.name,
+    )
     return metrics
 
 

@@ -54,11 +54,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from imcpnn.executor import env_settings
 from imcpnn.repro import cnn as C
 from imcpnn.repro import fmnist_mlp as X
 from imcpnn.repro import profiles
 from imcpnn.repro.paper import CNN as P
+from imcpnn.repro.profiles import env_settings
 from imcpnn.repro.report import comparison_row
 from imcpnn.train import evaluate, split_indices
 

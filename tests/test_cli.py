@@ -1,5 +1,6 @@
-"""The command line (imcpnn/__main__.py): every bad input ends with a non-zero status and ONE line on stderr
-that names the flag or file, never a traceback; the default run folder is keyed by config, code and data.
+"""The command line (imcpnn/cli.py, dispatched by imcpnn/__main__.py): every bad input ends with a non-zero
+status and ONE line on stderr that names the flag or file, never a traceback; the default run folder is keyed
+by config, code and data.
 
 The bad-input cases run as real subprocesses (``python -m imcpnn train ...``), all started at once, on a
 synthetic Fashion-MNIST-format data folder (all-zero images; no download, no real data needed).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import struct
 import subprocess
@@ -19,8 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from imcpnn import __main__ as cli
-from imcpnn import train
+from imcpnn import cli, train
 from imcpnn.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,7 +188,7 @@ def test_flag_errors_in_process_are_one_line(args, named, capsys):
 
 def test_the_cli_does_not_import_the_reproduction_harness():
     code = (
-        "import sys, imcpnn.__main__ as m; m.build_parser()\n"
+        "import sys, imcpnn.cli as m; m.build_parser()\n"
         "print(json.dumps(sorted(k for k in sys.modules if k.startswith('imcpnn.repro'))))"
     )
     r = subprocess.run(
@@ -199,13 +200,11 @@ def test_the_cli_does_not_import_the_reproduction_harness():
         timeout=120,
     )
     assert json.loads(r.stdout) == []
-    assert "imcpnn.repro" not in (ROOT / "imcpnn" / "__main__.py").read_text().replace(
-        "python -m imcpnn.repro.report", ""
-    )
+    assert "imcpnn.repro" not in (ROOT / "imcpnn" / "cli.py").read_text().replace("python -m imcpnn.repro.report", "")
 
 
 def test_default_run_folder_is_keyed_by_config_code_and_data(monkeypatch):
-    from imcpnn._impl import fingerprint
+    from imcpnn.store import fingerprint
 
     c = TrainConfig(train_subset=32, test_subset=8)
     data = tuple(torch.zeros(4, 1, 28, 28) if i % 2 == 0 else torch.zeros(4, dtype=torch.long) for i in range(4))
@@ -234,3 +233,36 @@ def test_a_good_run_writes_only_its_folder(tmp_path, monkeypatch, capsys):
     config = TrainConfig.from_dict(json.loads((tmp_path / out / "config.json").read_text()))
     assert out == cli._default_out(config, train.load_data(config), "cpu")  # config + code + data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "data", "runs"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["train", "--erev", "2.8,-1.53"], "argument --erev"),
+        (["sweep", "--erev", "4,2.8,-1.53", "--out", "unused"], "argument --erev"),
+    ],
+)
+def test_the_old_asymmetric_spelling_fails_clearly(argv, flag, capsys):
+    """One syntax for an asymmetric E in train and sweep: E+:E-. The old comma spelling names the new one."""
+    from imcpnn.__main__ import main
+
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert status == 2 and len(err) == 1, err
+    assert flag in err[0] and "2.8:-1.53" in err[0] and "E+:E-" in err[0], err[0]
+
+
+def test_train_and_sweep_read_the_same_asymmetric_spelling():
+    from imcpnn import sweep
+    from imcpnn.functional import format_erev, parse_erev
+
+    args = cli.build_parser().parse_args(["train", "--erev", "2.8:-1.53"])
+    assert args.erev == (2.8, -1.53)
+    parser, actions = sweep.build_parser()
+    configs = sweep.configs_from_args(parser.parse_args(["--erev", "4,2.8:-1.53", "--out", "x"]), actions)
+    assert [c.e_rev for c in configs] == [4.0, (2.8, -1.53)]
+    for e in (4.0, math.inf, (2.8, -1.53)):
+        assert parse_erev(format_erev(e)) == e

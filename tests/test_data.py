@@ -450,6 +450,10 @@ def test_directories(isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert data.cache_dir() == (tmp_path / "cache").resolve()
     monkeypatch.delenv("IMCPNN_DATA")
     monkeypatch.delenv("IMCPNN_CACHE")
-    repo = Path(data.__file__).resolve().parent.parent
-    assert data.data_dir() == repo / "data"
-    assert data.cache_dir() in (repo / "build" / "cache", Path.home() / ".cache" / "imcpnn")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    # the library assumes no repository layout: without the variables everything lives in the user cache
+    assert data.user_cache_dir() == tmp_path / "xdg" / "imcpnn"
+    assert data.data_dir() == tmp_path / "xdg" / "imcpnn" / "data"
+    assert data.cache_dir() == tmp_path / "xdg" / "imcpnn" / "tensors" and data.cache_dir().is_dir()
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert data.user_cache_dir() == Path.home() / ".cache" / "imcpnn"

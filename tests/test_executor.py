@@ -12,6 +12,7 @@ import time
 import pytest
 
 from imcpnn import executor as X
+from imcpnn.repro import profiles
 
 
 def square_or_fail(job: int, offset: int = 0) -> dict:
@@ -109,23 +110,24 @@ def test_without_ray_the_error_names_the_extra(monkeypatch):
 
 
 def test_env_settings_from_the_makefile(monkeypatch):
+    """The harness (imcpnn.repro), not the library, reads the Makefile's executor variables."""
     for k in ("IMCPNN_EXECUTOR", "IMCPNN_WORKERS", "IMCPNN_RAY_ADDRESS"):
         monkeypatch.delenv(k, raising=False)
-    assert X.env_settings() == {"executor": "local", "workers": 1, "ray_address": None}
-    assert X.env_settings(default_workers=16)["workers"] == 16  # a profile's own count when WORKERS is unset
+    assert profiles.env_settings() == {"executor": "local", "workers": 1, "ray_address": None}
+    assert profiles.env_settings(default_workers=16)["workers"] == 16  # a profile's own count when WORKERS is unset
     monkeypatch.setenv("IMCPNN_WORKERS", "")  # the Makefile's empty default
-    assert X.env_settings(default_workers=2)["workers"] == 2
+    assert profiles.env_settings(default_workers=2)["workers"] == 2
     monkeypatch.setenv("IMCPNN_EXECUTOR", "ray")
     monkeypatch.setenv("IMCPNN_WORKERS", "2")
     monkeypatch.setenv("IMCPNN_RAY_ADDRESS", "auto")
-    assert X.env_settings() == {"executor": "ray", "workers": 2, "ray_address": "auto"}
-    assert X.env_settings(default_workers=16)["workers"] == 2
+    assert profiles.env_settings() == {"executor": "ray", "workers": 2, "ray_address": "auto"}
+    assert profiles.env_settings(default_workers=16)["workers"] == 2
     monkeypatch.setenv("IMCPNN_WORKERS", "0")
     with pytest.raises(ValueError, match="IMCPNN_WORKERS"):
-        X.env_settings()
+        profiles.env_settings()
     monkeypatch.setenv("IMCPNN_EXECUTOR", "dask")
     with pytest.raises(ValueError, match="IMCPNN_EXECUTOR"):
-        X.env_settings()
+        profiles.env_settings()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from imcpnn.repro.profiles import OutputDirs
 
 PROBE = """
 import json
-from imcpnn._impl.fingerprint import code_fingerprint
+from imcpnn.store.fingerprint import code_fingerprint
 from imcpnn.repro import cache
 calls = []
 def compute():

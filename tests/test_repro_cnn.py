@@ -9,8 +9,7 @@ import math
 import pytest
 import torch
 
-from imcpnn import __main__ as cli
-from imcpnn import train
+from imcpnn import cli, train
 from imcpnn.repro import cache
 from imcpnn.repro import cnn as C
 from imcpnn.repro import fmnist_mlp as X

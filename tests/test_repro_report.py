@@ -101,8 +101,8 @@ def test_rendered_once_by_make_not_by_a_notebook():
 
 
 def test_results_record_their_code_and_the_report_tells_current_from_earlier(tmp_path):
-    from imcpnn._impl.fingerprint import source_fingerprint
     from imcpnn.repro.profiles import write_json
+    from imcpnn.store.fingerprint import source_fingerprint
 
     path = write_json(tmp_path / "x.json", {"paper_comparison": []}, profile="smoke")
     recorded = json.loads(path.read_text())["code_fingerprint"]

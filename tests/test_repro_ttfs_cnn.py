@@ -11,7 +11,7 @@ import torch
 
 from imcpnn import functional as F
 from imcpnn import models, train
-from imcpnn.__main__ import build_parser
+from imcpnn.cli import build_parser
 from imcpnn.repro import ttfs_cnn as T
 from imcpnn.train import TTFS_DEFAULTS, default_config, objective
 

@@ -18,8 +18,7 @@ import fmnist_tiny
 import pytest
 import torch
 
-from imcpnn import __main__ as cli
-from imcpnn import models, train
+from imcpnn import cli, models, train
 from imcpnn.train import TrainConfig, evaluate, evaluation_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +89,7 @@ def test_config_hash_is_stable_and_distinct():
     a, b = TrainConfig(e_rev=4), TrainConfig(e_rev=4.0)
     assert a.key() == b.key() and len(a.key()) == 12
     assert a.key() != TrainConfig(e_rev=4.0, steps=15).key()
-    assert TrainConfig(e_rev="2.8,-1.53").e_rev == (2.8, -1.53)
+    assert TrainConfig(e_rev="2.8:-1.53").e_rev == (2.8, -1.53)
     pair = TrainConfig(e_rev=(2.8, -1.53))
     assert TrainConfig.from_dict(pair.to_dict()).key() == pair.key()
     assert TrainConfig(e_rev="inf").e_rev == math.inf
@@ -218,7 +217,7 @@ def test_cli_smoke_training_run(tmp_path, capsys, fmnist_available, one_thread):
             "--test-steps",
             "4",
             "--erev",
-            "2.8,-1.53",
+            "2.8:-1.53",
             "--width",
             "0.1",
             "--no-progress",

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from imcpnn import train
-from imcpnn._impl import checkpoint as ckpt_io
+from imcpnn.store import checkpoint as ckpt_io
 from imcpnn.train import CheckpointError, TrainConfig
 
 MARKER_ENV = "IMCPNN_TEST_MARKER"

@@ -44,18 +44,41 @@ def reversal_potentials(e_rev: ERev) -> tuple[float, float]:
 
 
 def parse_erev(value: Any) -> float | tuple[float, float]:
-    """The string sugar of ``e_rev`` (``"4"``, ``"inf"``, ``"2.8,-1.53"``) or a number / pair, checked by
-    :func:`reversal_potentials`; returns |E| as a float or the pair (E_pos, E_neg)."""
+    """The one text syntax of ``e_rev`` (CLI flags, sweep axes, configs): ``"4"``, ``"inf"`` for |E|, or
+    ``"E+:E-"`` (``"2.8:-1.53"``) for an asymmetric pair; or a number / pair, checked by
+    :func:`reversal_potentials`. Returns |E| as a float or the pair (E_pos, E_neg).
+
+    The colon keeps a pair one item of a comma-separated list (``imcpnn sweep --erev 4,2.8:-1.53``); the old
+    comma spelling ``"2.8,-1.53"`` is refused with an error that names the new one.
+    """
     if isinstance(value, str):
+        text = value.strip()
+        if "," in text:
+            new = text.replace(",", ":")
+            raise ValueError(
+                f"e_rev {value!r} uses the old comma spelling of an asymmetric pair; write E+:E- (e.g. {new!r})"
+            )
         try:
-            nums = [float(p) for p in value.split(",")]
+            nums = [float(p) for p in text.split(":")]
         except ValueError:
-            raise ValueError(f"e_rev must be |E| > 0 or 'E+,E-' with E+ > 0 > E-, got {value!r}") from None
+            raise ValueError(f"e_rev must be |E| > 0 or 'E+:E-' with E+ > 0 > E-, got {value!r}") from None
+        if len(nums) > 2:
+            raise ValueError(f"e_rev must be |E| > 0 or 'E+:E-' with E+ > 0 > E-, got {value!r}")
+        if len(nums) == 1 and nums[0] < 0:
+            raise ValueError(
+                f"e_rev as one number is |E| > 0, got {value!r}; an asymmetric pair is written E+:E- (e.g. 2.8:-1.53)"
+            )
         value = nums[0] if len(nums) == 1 else tuple(nums)
     e_pos, e_neg = reversal_potentials(value)
     if isinstance(value, (list, tuple)):
         return (e_pos, e_neg)
     return e_pos
+
+
+def format_erev(e_rev: Any) -> str:
+    """The text form that :func:`parse_erev` reads back: ``"4"``, ``"inf"`` or ``"2.8:-1.53"``."""
+    e_pos, e_neg = reversal_potentials(e_rev)
+    return f"{e_pos:g}" if e_neg == -e_pos else f"{e_pos:g}:{e_neg:g}"
 
 
 def is_ideal(e_pos: float, e_neg: float) -> bool:

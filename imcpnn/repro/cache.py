@@ -4,7 +4,7 @@ A result is reused only when its whole key matches (the project's honesty rule):
 
 * ``kind``: what is computed (``"train"``, ``"dstd_cost"``, ``"spice_devices"``, ...);
 * ``config``: every setting that defines it (a JSON-able dict);
-* ``code``: :func:`imcpnn._impl.fingerprint.code_fingerprint`, a hash of every ``imcpnn`` source file, the torch
+* ``code``: :func:`imcpnn.store.code_fingerprint`, a hash of every ``imcpnn`` source file, the torch
   version and the device type, so that any code change recomputes;
 * ``data``: the identity of the data it saw (:func:`data_digest` of the tensors, or ``None`` when the result
   uses no dataset).
@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 
 import torch
 
-from imcpnn._impl.fingerprint import code_fingerprint, stable_hash, tensor_digest
 from imcpnn.repro import profiles
+from imcpnn.store import code_fingerprint, stable_hash, tensor_digest
 
 __all__ = ["CacheKey", "key_for", "entry_dir", "compute_or_load", "data_digest", "recompute_requested"]
 

@@ -28,10 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imcpnn.executor import Executor, env_settings
+from imcpnn.executor import Executor
 from imcpnn.repro import cache, profiles
 from imcpnn.repro import iris_circuit as ic
+from imcpnn.repro.profiles import env_settings
 from imcpnn.spice import iris as si
+from imcpnn.spice import iris_sim
 from imcpnn.spice.pdk import library_line
 
 CORNER_SET = (("tt", 27.0), ("ss", 27.0), ("ff", 27.0), ("sf", 27.0), ("fs", 27.0), ("tt", -40.0), ("tt", 85.0))
@@ -96,22 +98,9 @@ MODEL_CHECK = "parameter checking"  # ngspice: "Fatal error: detected during BSI
 # inputs: notebook 07's networks and scales, the data, the circuit
 
 
-def results_file(profile: str, name: str) -> Path:
-    """``name`` among this profile's results, else the repository's ``results/`` (as notebook 07 does for
-    ``spice_devices.json``); FileNotFoundError naming the notebook that writes it."""
-    for folder in (profiles.output_dirs(profile).results, profiles.repo_root() / "results"):
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(
-        f"{name} was not found in {profiles.output_dirs(profile).results} or results/; run the "
-        "notebook that writes it first (07_iris_circuit for iris_circuit.json, 06_spice_devices "
-        "for spice_curves.json)"
-    )
-
-
 def load_iris_circuit(profile: str) -> dict:
     """Notebook 07's results of this profile (else the repository's): trained weights, tt scales, test samples."""
-    path = results_file(profile, "iris_circuit.json")
+    path = profiles.results_file(profile, "iris_circuit.json")
     res = json.loads(path.read_text())
     res["source"] = str(path.relative_to(profiles.repo_root()))
     return res
@@ -179,7 +168,7 @@ def _sample(job: dict, w1, w2, alpha, t_in, name: str, energy: bool = False) -> 
     rk = {"t_circ": neuron.t_circ, "vdd": neuron.vdd, "t_reset": tm.t_reset}
     ek = {"vdd": neuron.vdd, "v0": neuron.v0, "c_m": neuron.c_m, "timing": tm} if energy else None
     try:
-        res = si.simulate_sample(deck, alters, job["key"], name, c["workdir"], rk, ek)
+        res = iris_sim.simulate_sample(deck, alters, job["key"], name, c["workdir"], rk, ek)
     except Exception as err:  # noqa: BLE001 - every failure is recorded with its netlist, never dropped
         msg = f"{type(err).__name__}: {err}"[:2000]
         if MODEL_CHECK in msg:
@@ -597,7 +586,7 @@ def compute(profile: str) -> dict:
 def run(profile: str) -> dict:
     """:func:`compute` through the run cache (key: settings, 07's networks and scales, code fingerprint)."""
     src = load_iris_circuit(profile)
-    curves = json.loads(results_file(profile, "spice_curves.json").read_text())
+    curves = json.loads(profiles.results_file(profile, "spice_curves.json").read_text())
     config = config_for_cache(profile, src)
     config["spice_curves"] = {k: curves[k] for k in ("synapse_n", "synapse_p", "discharger")}
     return cache.compute_or_load("circuit_robustness", config, lambda: compute(profile), profile=profile)

@@ -312,7 +312,7 @@ def _epoch_cost(t_in: torch.Tensor, w1, w2, h: dict | None, dev: dict, batches: 
 def nonlinear_e(profile: str, inp: dict, st: dict) -> dict:
     """RMSE of the PNN against the SAME tt SPICE runs (notebook 07's test runs) with the trained linear E± (exact
     solver), the linear model through the ODE solver, and polynomial E(v) fits of degree 1-3 (ODE solver)."""
-    from imcpnn.repro.circuit_robustness import results_file
+    from imcpnn.repro.profiles import results_file
 
     if "pnn" not in inp["nets"]:
         return {"error": "the PNN flow did not run in this profile"}

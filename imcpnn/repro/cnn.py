@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from imcpnn.executor import env_settings
 from imcpnn.repro import fmnist_mlp as X
+from imcpnn.repro.profiles import env_settings
 from imcpnn.train import TrainConfig, evaluate
 
 # ------------------------------------------------------------------------------------------------ budgets

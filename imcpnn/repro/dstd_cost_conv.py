@@ -7,7 +7,7 @@ the VGG7 of Fig. 5 and the TTFS CNN of App. C / Fig. 10).
   cannot avoid, no elementwise work); time and peak memory.
 * :func:`run_conv_layers`: every conv layer of that VGG7 alone, at its own input size: the fused DSTD layer
   (:func:`imcpnn.functional.rc_spike_conv2d_potential`), the plain-autograd reference
-  (:func:`imcpnn._impl.dstd.rc_spike_conv2d_potential`, the implementation before the fusion), and the layer's
+  (:func:`imcpnn.reference.rc_spike_conv2d_potential`, the implementation before the fusion), and the layer's
   floor: ``conv2d`` of the spike variables [B*M, C, H, W] with [beta*w ; w] forward, and its backward (weight
   gradient, and the input gradient where the layer's input needs one); likewise every conv layer of the TTFS CNN
   (:func:`imcpnn.models.ttfs_cnn`) at M = ``m_ttfs``.
@@ -26,7 +26,7 @@ from torch.nn import functional as tnf
 
 from imcpnn import functional as F
 from imcpnn import layers
-from imcpnn._impl import dstd
+from imcpnn import reference as dstd
 from imcpnn.repro._measure import interleaved, progress
 
 __all__ = ["conv_nets", "run_conv", "conv_layer_specs", "layer_steps", "run_conv_layers"]

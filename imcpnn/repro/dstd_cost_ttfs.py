@@ -2,7 +2,7 @@
 
 * :func:`run_ttfs_dense`: one dense TTFS layer at the paper's size (``cfg.target``: N_in = N_out = 1000, batch 100)
   and M = ``m_ttfs``: the fused DSTD layer (:func:`imcpnn.functional.ttfs`, :mod:`imcpnn._impl.dstd_fused`), the
-  plain-autograd reference (:func:`imcpnn._impl.dstd.ttfs`) and the matmul floor (the f~, g~ GEMM on M grid points
+  plain-autograd reference (:func:`imcpnn.reference.ttfs`) and the matmul floor (the f~, g~ GEMM on M grid points
   forward and its weight-gradient GEMM backward, as in the sweeps).
 * :func:`run_ttfs_point`: the exact solver against fused DSTD at ONE dedicated point ``cfg.ttfs_point`` = (N_in,
   N_out, batch), measured, not extrapolated. The exact TTFS solver keeps ~35 tensors of B N_in N_out floats (2.8 GB
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from imcpnn import functional as F
-from imcpnn._impl import dstd
+from imcpnn import reference as dstd
 from imcpnn.repro._measure import interleaved, peak_memory
 
 __all__ = ["ttfs_layer_data", "run_ttfs_dense", "run_ttfs_point"]

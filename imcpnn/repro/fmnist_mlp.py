@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from imcpnn._impl.checkpoint import atomic_write_bytes, process_alive
-from imcpnn.executor import env_settings, run_jobs
+from imcpnn.executor import run_jobs
 from imcpnn.repro import cache
+from imcpnn.repro.profiles import env_settings
+from imcpnn.store import atomic_write_bytes, process_alive
 from imcpnn.train import TrainConfig, evaluate, load_data, load_model, load_validation, resolve_device, train
 
 _DATA_CACHE: dict[tuple, tuple[torch.Tensor, ...]] = {}
@@ -355,7 +356,7 @@ def run_many(
 ) -> list[RunResult]:
     """:func:`run` for every config, the missing runs as independent jobs of :func:`imcpnn.executor.run_jobs`.
 
-    ``executor``: ``run_jobs`` settings, by default :func:`imcpnn.executor.env_settings` (``make all
+    ``executor``: ``run_jobs`` settings, by default :func:`imcpnn.repro.profiles.env_settings` (``make all
     EXECUTOR=... WORKERS=... RAY_ADDRESS=...``; unset: one after the other in this process, exactly :func:`run`).
     ``progress``: a bar over the runs; ``run_progress``: each run's own bars (in-process runs only). Finished
     runs are read back by the driver; every job declares ``threads`` CPUs (one GPU on CUDA). The driver

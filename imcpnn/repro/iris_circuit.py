@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 from imcpnn import functional as F
-from imcpnn.executor import env_settings
 from imcpnn.repro import cache, profiles
+from imcpnn.repro.profiles import env_settings
 from imcpnn.spice import iris as si
+from imcpnn.spice import iris_sim
 from imcpnn.spice import netlist as nl
 from imcpnn.spice.parallel import SpiceExecutor
 from imcpnn.train import TrainConfig, load_data, load_model, train
@@ -86,12 +87,10 @@ TIMEOUT_S = 600.0  # per simulation (a healthy one takes 3-15 s on a busy 2-core
 def device_values(profile: str) -> dict:
     """E+/E-/E_dis, V_th and V_b^dis from notebook 06's ``spice_devices.json`` (this profile's results, else
     the repository's ``results/``); computed with :mod:`imcpnn.repro.spice_devices` if neither exists."""
-    for folder in (profiles.output_dirs(profile).results, profiles.repo_root() / "results"):
-        path = folder / "spice_devices.json"
-        if path.is_file():
-            summary, source = json.loads(path.read_text()), str(path.relative_to(profiles.repo_root()))
-            break
-    else:
+    try:
+        path = profiles.results_file(profile, "spice_devices.json")
+        summary, source = json.loads(path.read_text()), str(path.relative_to(profiles.repo_root()))
+    except FileNotFoundError:
         from imcpnn.repro import spice_devices
 
         summary = cache.compute_or_load(
@@ -232,7 +231,7 @@ def simulate_batch(pool: SpiceExecutor, circuit: Circuit, jobs: Sequence[tuple],
         except ValueError as err:
             out[k] = TaskResult(k, False, None, f"unmappable: {err}")
     res = pool.map(
-        si.simulate_sample,
+        iris_sim.simulate_sample,
         tasks,
         timeout_s=TIMEOUT_S,
         desc=desc,

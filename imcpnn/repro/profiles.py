@@ -12,9 +12,11 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from imcpnn._impl.fingerprint import source_fingerprint
-from imcpnn._impl.paths import repo_root
+from imcpnn.executor import EXECUTORS
+from imcpnn.repro.paths import repo_root
+from imcpnn.store import source_fingerprint
 
 __all__ = [
     "PROFILES",
@@ -25,6 +27,8 @@ __all__ = [
     "machine_info",
     "save_figure",
     "write_json",
+    "env_settings",
+    "results_file",
 ]
 
 PROFILES = ("smoke", "quick", "paper")
@@ -89,3 +93,33 @@ def write_json(path: Path, payload: dict, *, profile: str) -> Path:
     full = {"profile": profile, "machine": machine_info(), "code_fingerprint": source_fingerprint(), **payload}
     path.write_text(json.dumps(full, indent=2, sort_keys=False, default=float) + "\n")
     return path
+
+
+def env_settings(default_workers: int = 1) -> dict[str, Any]:
+    """The executor settings of ``make all EXECUTOR=ray WORKERS=2 RAY_ADDRESS=auto`` (the Makefile passes them to
+    the notebooks as IMCPNN_EXECUTOR, IMCPNN_WORKERS, IMCPNN_RAY_ADDRESS): keyword arguments for
+    :func:`run_jobs` / :class:`Executor`. Unset or empty: local, ``default_workers`` (a profile's own worker count,
+    else 1), no address. A bad value: ValueError naming the variable."""
+    if isinstance(default_workers, bool) or not isinstance(default_workers, int) or default_workers < 1:
+        raise ValueError(f"default_workers must be an integer >= 1, got {default_workers!r}")
+    executor = os.environ.get("IMCPNN_EXECUTOR", "").strip() or "local"
+    if executor not in EXECUTORS:
+        raise ValueError(f"IMCPNN_EXECUTOR must be one of {EXECUTORS}, got {executor!r}")
+    text = os.environ.get("IMCPNN_WORKERS", "").strip() or str(default_workers)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"IMCPNN_WORKERS must be an integer >= 1, got {text!r}")
+    address = os.environ.get("IMCPNN_RAY_ADDRESS", "").strip() or None
+    return {"executor": executor, "workers": int(text), "ray_address": address}
+
+
+def results_file(profile: str, name: str) -> Path:
+    """``name`` among this profile's results, else the repository's ``results/`` (a later notebook reads an
+    earlier one's output this way); FileNotFoundError naming the notebook that writes it."""
+    for folder in (output_dirs(profile).results, repo_root() / "results"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(
+        f"{name} was not found in {output_dirs(profile).results} or results/; run the notebook that writes it "
+        "first (06_spice_devices for spice_devices.json and spice_curves.json, 07_iris_circuit for "
+        "iris_circuit.json)"
+    )

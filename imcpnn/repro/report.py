@@ -24,9 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from imcpnn._impl.fingerprint import source_fingerprint
 from imcpnn.repro.paper import Ref
 from imcpnn.repro.profiles import repo_root
+from imcpnn.store import source_fingerprint
 
 __all__ = ["VERDICTS", "check_verdict", "comparison_row", "render_file", "render", "main"]
 

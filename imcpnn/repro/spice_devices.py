@@ -17,10 +17,10 @@ import time
 
 import numpy as np
 
-from imcpnn.executor import env_settings, run_jobs
+from imcpnn.executor import run_jobs
 from imcpnn.repro import cache
 from imcpnn.repro import paper as P
-from imcpnn.repro.profiles import check_profile
+from imcpnn.repro.profiles import check_profile, env_settings
 from imcpnn.repro.report import comparison_row
 from imcpnn.spice import characterize as ch
 from imcpnn.spice import netlist as nl

@@ -1,8 +1,8 @@
 """SPICE tasks on the one executor (:mod:`imcpnn.executor`): task functions and per-task results, no pool of its own.
 
 A SPICE task is ``fn(*args, **kwargs)`` with a module-level ``fn`` (pickled by reference), e.g.
-:func:`imcpnn.spice.iris.simulate_sample` or :func:`spice_task`. :class:`SpiceExecutor` runs a list of them on an
-:class:`imcpnn.executor.Executor` session (local processes or Ray, settings as ``env_settings()`` gives them) with
+:func:`imcpnn.spice.iris_sim.simulate_sample` or :func:`spice_task`. :class:`SpiceExecutor` runs a list of them on an
+:class:`imcpnn.executor.Executor` session (local processes or Ray, settings as the caller passes them) with
 a wall-clock limit per task, and returns one :class:`TaskResult` per task, in task order; nothing is dropped and
 callers count the failures (arXiv 2412.09010v1 App. G runs ngspice per circuit; the executor is ours).
 

@@ -11,7 +11,7 @@
 Executors:
 
 * ``"local"`` (the default): ``workers=1`` runs the jobs in this process, one after the other; ``workers=N``
-  runs them on N worker processes (:class:`imcpnn._impl.workers.ProcessPool`: forkserver children, never
+  runs them on N worker processes (:class:`imcpnn.executor.workers.ProcessPool`: forkserver children, never
   threads, since libngspice is not re-entrant; a worker never inherits the driver's torch / OpenMP state).
 * ``"ray"``: each job is a Ray task that declares its resources (``num_cpus`` per job, ``num_gpus=1`` for CUDA
   training), so a GPU cluster schedules it correctly. ``ray_address="auto"`` (or ``"ray://..."``, an
@@ -49,13 +49,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from imcpnn._impl.workers import ProcessPool, call_job, failure, timed_out
+from imcpnn.executor.workers import ProcessPool, call_job, failure, timed_out
 
-__all__ = ["EXECUTORS", "Executor", "RayNotInstalledError", "connect_ray", "env_settings", "import_ray", "run_jobs"]
+__all__ = ["EXECUTORS", "Executor", "RayNotInstalledError", "connect_ray", "import_ray", "run_jobs"]
 
 EXECUTORS = ("local", "ray")
 TASK_NAME = "imcpnn_job"  # Ray's process title of a running job is "ray::imcpnn_job"
-_SHIM = Path(__file__).resolve().parent / "_impl" / "ray_boot"
+_SHIM = Path(__file__).resolve().parent / "ray_boot"
 
 
 class RayNotInstalledError(ImportError):
@@ -125,22 +125,6 @@ def connect_ray(address: str | None = None, *, num_cpus: int | None = None, num_
             return True
         ray.init(address=address, log_to_driver=False)
     return False
-
-
-def env_settings(default_workers: int = 1) -> dict[str, Any]:
-    """The executor settings of ``make all EXECUTOR=ray WORKERS=2 RAY_ADDRESS=auto`` (the Makefile passes them to
-    the notebooks as IMCPNN_EXECUTOR, IMCPNN_WORKERS, IMCPNN_RAY_ADDRESS): keyword arguments for
-    :func:`run_jobs` / :class:`Executor`. Unset or empty: local, ``default_workers`` (a profile's own worker count,
-    else 1), no address. A bad value: ValueError naming the variable."""
-    _check_int("default_workers", default_workers, 1)
-    executor = os.environ.get("IMCPNN_EXECUTOR", "").strip() or "local"
-    if executor not in EXECUTORS:
-        raise ValueError(f"IMCPNN_EXECUTOR must be one of {EXECUTORS}, got {executor!r}")
-    text = os.environ.get("IMCPNN_WORKERS", "").strip() or str(default_workers)
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"IMCPNN_WORKERS must be an integer >= 1, got {text!r}")
-    address = os.environ.get("IMCPNN_RAY_ADDRESS", "").strip() or None
-    return {"executor": executor, "workers": int(text), "ray_address": address}
 
 
 def _ray_call(fn: Callable[..., Any], job: Any, shared: dict[str, Any] | None) -> dict[str, Any]:

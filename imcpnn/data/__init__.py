@@ -6,13 +6,14 @@ Public API::
     load_cifar10(split="train", root=None, download=True, *, raw=False, subset=None, seed=0)
     load_iris(normalize=True), load_iris_split(test_size=50, seed=0)
     data_dir(), cache_dir(), subset_indices(n, subset, seed), make_loader(x, y, batch_size, ...)
-    (file formats: :mod:`imcpnn._impl.formats`; tensor cache and helpers: :mod:`imcpnn._impl.tensors`)
+    (file formats: :mod:`imcpnn.data.formats`; tensor cache and helpers: :mod:`imcpnn.data.tensors`)
 
 Images come back as ``float32`` in [0, 1], [N, C, H, W] (``raw=True``: the stored ``uint8``), labels ``int64`` [N].
 
 Where files are looked up
 -------------------------
-The data directory is ``$IMCPNN_DATA`` if set, else ``data/`` at the repository root. Fashion-MNIST is
+The data directory is ``$IMCPNN_DATA`` if set, else ``data/`` in the user cache folder (:func:`user_cache_dir`,
+``~/.cache/imcpnn``); a checkout's ``make all`` points ``IMCPNN_DATA`` at its own ``data/``. Fashion-MNIST is
 looked up in ``<data>/fashion-mnist/`` and in ``<data>/`` itself (canonical IDX names, ``.gz`` or
 uncompressed). CIFAR-10 is looked up in ``<data>/`` and ``<data>/cifar-10/``, in this order of layouts:
 ``cifar-10-batches-py/`` (canonical pickled batches), ``cifar-10-python.tar.gz`` (read in place),
@@ -35,7 +36,7 @@ CI) may legitimately differ byte for byte from the canonical downloads. They are
 why the download did not happen.
 
 Caching: decoded datasets are stored as ``uint8`` tensors in :func:`cache_dir` (``$IMCPNN_CACHE``, else
-``build/cache/`` at the repository root, else ``~/.cache/imcpnn``), keyed by dataset, split and the size and
+``tensors/`` in :func:`user_cache_dir`; the Makefile sets ``build/cache``), keyed by dataset, split and the size and
 modification time of every source file; changing a source file invalidates its entry.
 """
 
@@ -53,7 +54,7 @@ from typing import IO
 import numpy as np
 import torch
 
-from imcpnn._impl.formats import (
+from imcpnn.data.formats import (
     CIFAR10_BATCH_DIR,
     CIFAR10_BATCHES,
     CIFAR10_CLASSES,
@@ -65,8 +66,7 @@ from imcpnn._impl.formats import (
     _decode_fashion,
     read_idx,
 )
-from imcpnn._impl.paths import source_root
-from imcpnn._impl.tensors import (
+from imcpnn.data.tensors import (
     _cached,
     _fingerprint,
     _finish,
@@ -90,6 +90,7 @@ __all__ = [
     "read_idx",
     "subset_indices",
     "to_float",
+    "user_cache_dir",
 ]
 
 ENV_DATA = "IMCPNN_DATA"
@@ -144,17 +145,22 @@ class DatasetNotFoundError(FileNotFoundError):
 # Directories and argument checks
 
 
-def data_dir() -> Path:
-    """The data directory: ``$IMCPNN_DATA`` if set, else ``data/`` at the repository root.
+def user_cache_dir() -> Path:
+    """The per-user cache folder of imcpnn: ``$XDG_CACHE_HOME/imcpnn``, else ``~/.cache/imcpnn`` (not created)."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "imcpnn"
 
-    Outside a source checkout (no ``pyproject.toml`` next to the package) the fallback is ``./data``.
-    The directory is not created here and may be read-only.
+
+def data_dir() -> Path:
+    """The data directory: ``$IMCPNN_DATA`` if set, else ``data/`` in :func:`user_cache_dir`.
+
+    The library assumes no repository layout: a checkout's ``make all`` sets ``IMCPNN_DATA`` to its own
+    ``data/`` folder. The directory is not created here and may be read-only.
     """
     env = os.environ.get(ENV_DATA)
     if env:
         return Path(env).expanduser().resolve()
-    root = source_root()
-    return (root if root is not None else Path.cwd()) / "data"
+    return user_cache_dir() / "data"
 
 
 def _is_writable(path: Path) -> bool:
@@ -185,18 +191,10 @@ def _ensure_writable_dir(path: Path) -> bool:
 def cache_dir() -> Path:
     """The cache directory for decoded tensors (and downloads that cannot go to :func:`data_dir`).
 
-    ``$IMCPNN_CACHE`` if set; else ``build/cache`` at the repository root if that is writable; else
-    ``~/.cache/imcpnn``. The directory is created if needed.
+    ``$IMCPNN_CACHE`` if set, else ``tensors/`` in :func:`user_cache_dir`. The directory is created if needed.
     """
     env = os.environ.get(ENV_CACHE)
-    if env:
-        path = Path(env).expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    root = source_root()
-    if root is not None and _ensure_writable_dir(root / "build" / "cache"):
-        return root / "build" / "cache"
-    path = Path.home() / ".cache" / "imcpnn"
+    path = Path(env).expanduser().resolve() if env else user_cache_dir() / "tensors"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -5,11 +5,23 @@ Training vs evaluation (App. E): in ``train()`` mode a DSTD layer uses ``steps``
 ``offset`` (default ``"random"``: a new offset per call, i.e. per mini-batch and layer, Algorithms 3-4); in
 ``eval()`` mode it uses ``test_steps`` with ``test_offset`` (default ``"fixed"``; ``"random"`` is allowed, as in
 the paper's repeated test evaluations). Every layer carries its own ``e_rev``.
+
+Every layer's ``e_rev`` argument also takes a :class:`imcpnn.neuron.Neuron` (E+/E-, E_dis and both solvers in
+one validated object); the solver keywords then stay at their defaults. ``layer.neuron`` gives it back::
+
+    from imcpnn.functional import DSTD
+    from imcpnn.layers import RCSpikeLinear
+    from imcpnn.neuron import Neuron
+
+    layer = RCSpikeLinear(784, 400, Neuron("2.8:-1.53", e_dis=3.0, solver=DSTD(3)))
+    assert layer.neuron.e_dis == 3.0
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,6 +29,7 @@ from torch.nn import functional as tnf
 
 from imcpnn import functional as F
 from imcpnn.functional import DSTD, ODE, ERev, Exact, Solver, reversal_potentials, solver_from
+from imcpnn.neuron import Neuron
 
 __all__ = [
     "encode",
@@ -65,6 +78,29 @@ def _solvers(
     return solver, solver
 
 
+_SOLVER_KEYS = ("steps", "test_steps", "offset", "test_offset", "method", "e_dis")
+
+
+def _unpack(
+    layer: type, e_rev: ERev | Neuron, given: dict[str, Any], *, dstd_only: bool = False, discharger: bool = True
+) -> tuple[ERev, Solver, Solver, float | None]:
+    """E+/E-, the train and test solvers and E_dis of a layer: from a :class:`Neuron` (the solver keywords
+    ``given`` must then be at the layer's defaults) or from the keyword sugar."""
+    if isinstance(e_rev, Neuron):
+        params = inspect.signature(layer.__init__).parameters
+        beside = [k for k in _SOLVER_KEYS if k in given and given[k] != params[k].default]
+        if beside:
+            raise ValueError(f"{layer.__name__}: pass {', '.join(beside)} inside the Neuron, not beside it")
+        if dstd_only and not (isinstance(e_rev.solver, DSTD) and isinstance(e_rev.test_solver, DSTD)):
+            raise ValueError(f"{layer.__name__} is solved by DSTD only; the Neuron's solvers must be DSTD(...)")
+        if not discharger and e_rev.e_dis is not None:
+            raise ValueError(f"{layer.__name__} has no discharger (TTFS, App. C); the Neuron's e_dis must be None")
+        return e_rev.e_rev, e_rev.solver, e_rev.test_solver, e_rev.e_dis
+    method = "dstd" if dstd_only else given["method"]
+    solver, test_solver = _solvers(method, given["steps"], given["test_steps"], given["offset"], given["test_offset"])
+    return e_rev, solver, test_solver, given.get("e_dis")
+
+
 class SpikingLayer(nn.Module):
     """Common state of every spiking layer: its reversal potentials and two solver descriptions, one for
     training (``solver``) and one for evaluation (``test_solver``), chosen by ``self.training`` (App. E)."""
@@ -77,6 +113,11 @@ class SpikingLayer(nn.Module):
     @property
     def e_rev(self) -> tuple[float, float]:
         return (self.e_pos, self.e_neg)
+
+    @property
+    def neuron(self) -> Neuron:
+        """The layer's E+/E-, E_dis and solvers as one :class:`imcpnn.neuron.Neuron`."""
+        return Neuron(self.e_rev, getattr(self, "e_dis", None), self.solver, self.test_solver)
 
     def set_e_rev(self, e_rev: ERev) -> None:
         """Evaluate (or train) the same weights at other reversal potentials (the ANN baseline of App. F)."""
@@ -137,7 +178,9 @@ class RCSpikeLinear(SpikingLayer):
         e_dis: float | None = None,
         init_gain: float = 1.0,
     ) -> None:
-        super().__init__(e_rev, *_solvers(method, steps, test_steps, offset, test_offset))
+        given = dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset, method=method)
+        e_rev, solver, test_solver, e_dis = _unpack(type(self), e_rev, {**given, "e_dis": e_dis})
+        super().__init__(e_rev, solver, test_solver)
         self.in_features, self.out_features, self.e_dis = in_features, out_features, e_dis
         self.weight = nn.Parameter(he_uniform_(torch.empty(out_features, in_features), init_gain))
 
@@ -166,7 +209,9 @@ class TTFSLinear(SpikingLayer):
         t_max: float = 1.0,
         init_gain: float = 1.0,
     ) -> None:
-        super().__init__(e_rev, *_solvers(method, steps, test_steps, offset, test_offset))
+        given = dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset, method=method)
+        e_rev, solver, test_solver, _ = _unpack(type(self), e_rev, given, discharger=False)
+        super().__init__(e_rev, solver, test_solver)
         self.in_features, self.out_features, self.v_th, self.t_max = in_features, out_features, v_th, t_max
         self.weight = nn.Parameter(he_uniform_(torch.empty(out_features, in_features), init_gain))
 
@@ -191,7 +236,10 @@ class _SpikingConv2d(SpikingLayer):
         padding,
         init_gain,
     ) -> None:
-        super().__init__(e_rev, *_solvers("dstd", steps, test_steps, offset, test_offset))
+        given = dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset)
+        discharger = not isinstance(self, TTFSConv2d)
+        e_rev, solver, test_solver, _ = _unpack(type(self), e_rev, given, dstd_only=True, discharger=discharger)
+        super().__init__(e_rev, solver, test_solver)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         w = torch.empty(out_channels, in_channels, kernel_size, kernel_size)
@@ -234,7 +282,9 @@ class RCSpikeConv2d(_SpikingConv2d):
             padding,
             init_gain,
         )
-        self.e_dis = e_dis
+        if isinstance(e_rev, Neuron) and e_dis is not None:
+            raise ValueError("RCSpikeConv2d: pass e_dis inside the Neuron, not beside it")
+        self.e_dis = e_rev.e_dis if isinstance(e_rev, Neuron) else e_dis
 
     def potential(self, t: torch.Tensor) -> torch.Tensor:
         self._check(t)

@@ -21,8 +21,10 @@ Choices where the paper is silent, made here and documented:
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,6 +40,7 @@ from imcpnn.layers import (
     TTFSLinear,
     encode,
 )
+from imcpnn.neuron import Neuron
 
 MODELS = ("mlp", "vgg7", "iris", "ttfs-cnn")
 
@@ -109,6 +112,23 @@ def spiking_layers(model: nn.Module) -> Iterator[SpikingLayer]:
     return (m for m in model.modules() if isinstance(m, SpikingLayer))
 
 
+def _solver_kw(builder: Any, e_rev: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The solver keywords a builder hands its layers: ``given``, or none when ``e_rev`` is a
+    :class:`imcpnn.neuron.Neuron` (which carries the solvers; keywords beside it must stay at their defaults)."""
+    if not isinstance(e_rev, Neuron):
+        return given
+    params = inspect.signature(builder).parameters
+    beside = [k for k, v in given.items() if v != params[k].default]
+    if beside:
+        raise ValueError(f"{builder.__name__}: pass {', '.join(beside)} inside the Neuron, not beside it")
+    return {}
+
+
+def _e_values(e_rev: Any) -> Any:
+    """The E+/E- part of ``e_rev`` (a number, a pair, or a Neuron's)."""
+    return e_rev.e_rev if isinstance(e_rev, Neuron) else e_rev
+
+
 def _check_common(e_rev, steps: int, sigma_spike: float, width: float) -> None:
     if not (isinstance(sigma_spike, (int, float)) and math.isfinite(sigma_spike) and sigma_spike >= 0):
         raise ValueError(f"sigma_spike must be a finite number >= 0, got {sigma_spike!r}")
@@ -135,23 +155,13 @@ def mlp(
     _check_common(e_rev, steps, sigma_spike, width)
     if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
         raise ValueError(f"sizes must list >= 2 positive layer sizes, got {sizes!r}")
+    solver_kw = _solver_kw(mlp, e_rev, dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset))
     dims = [int(sizes[0])] + [max(1, round(s * width)) for s in sizes[1:-1]] + [int(sizes[-1])]
     mods: list[nn.Module] = [Encode(flatten=True)]
     for k, (n_in, n_out) in enumerate(zip(dims[:-1], dims[1:])):
         last = k == len(dims) - 2
         cls = RCSpikeReadout if last else RCSpikeLinear
-        mods.append(
-            cls(
-                n_in,
-                n_out,
-                e_rev,
-                steps=steps,
-                test_steps=test_steps,
-                offset=offset,
-                test_offset=test_offset,
-                init_gain=init_gain,
-            )
-        )
+        mods.append(cls(n_in, n_out, e_rev, init_gain=init_gain, **solver_kw))
         mods.append(SpikeNoise(sigma_spike, clamp=not last))
     return SpikeNet(*mods)
 
@@ -177,7 +187,8 @@ def vgg7(
     _check_common(e_rev, steps, sigma_spike, width)
     if image_size < 8:
         raise ValueError(f"image_size must be >= 8 (three 2x2 poolings), got {image_size!r}")
-    kw = dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset, init_gain=init_gain)
+    kw = _solver_kw(vgg7, e_rev, dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset))
+    kw["init_gain"] = init_gain
     ch = [max(1, round(c * width)) for c in (64, 128, 256)]
     mods: list[nn.Module] = [Encode(flatten=False)]
     c_in, size = in_channels, image_size
@@ -232,7 +243,9 @@ def iris(
     (:class:`RCSpikeReadout`). 3 classes on 5 outputs: class c is output c; outputs 3 and 4 are trained by the
     cross-entropy over all five outputs to stay late (they never win on a correct prediction).
     """
-    kw = dict(method="exact", e_dis=e_dis, init_gain=init_gain)
+    kw = _solver_kw(iris, e_rev, dict(e_dis=e_dis))
+    kw = {**kw, "method": "exact"} if kw else {}
+    kw["init_gain"] = init_gain
     layer1 = RCSpikeLinear(5, hidden, e_rev, **kw)
     out = RCSpikeReadout(hidden, classes_out, e_rev, **kw)
     if sigma_spike > 0:
@@ -331,7 +344,7 @@ def ttfs_cnn(
     n_layers = 6
     t_d = t_ref / (n_layers * math.sqrt(2.0 * init_gain))
     windows = [1.0 + k * t_d for k in range(n_layers)]
-    kw = dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset)
+    kw = _solver_kw(ttfs_cnn, e_rev, dict(steps=steps, test_steps=test_steps, offset=offset, test_offset=test_offset))
     ch = [max(1, round(c * width)) for c in (16, 32)]
     mods: list[nn.Module] = [Encode(flatten=False)]
     layers: list[SpikingLayer] = []
@@ -359,7 +372,7 @@ def ttfs_cnn(
             mods.append(SpikeNoise(sigma_spike, clamp=False))
         k += 1
     for layer in layers:
-        bound = ttfs_init_bound(e_rev, layer.weight[0].numel(), n_layers, t_ref, 2.0 * init_gain)
+        bound = ttfs_init_bound(_e_values(e_rev), layer.weight[0].numel(), n_layers, t_ref, 2.0 * init_gain)
         with torch.no_grad():
             layer.weight.uniform_(0.0, bound)
     return TTFSNet(*mods)

@@ -42,8 +42,9 @@ from tqdm import tqdm
 
 from imcpnn import models
 from imcpnn.evaluate import _rng_devices, evaluate, evaluation_overrides, layer_spike_times  # noqa: F401 (re-export)
-from imcpnn.functional import DSTD, parse_erev
+from imcpnn.functional import DSTD, Exact, parse_erev
 from imcpnn.loss import early_spike_penalty, firing_regularizer, predict, spike_time_loss, weight_norm_penalty
+from imcpnn.neuron import Neuron
 from imcpnn.store import checkpoint as ckpt_io
 from imcpnn.store.checkpoint import CheckpointError as CheckpointError  # public re-export
 
@@ -209,13 +210,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
         if (self.dataset == "iris") != (self.model == "iris"):
             raise ValueError(f"model 'iris' goes with dataset 'iris' only, got {self.model!r} on {self.dataset!r}")
-        if self.e_dis is not None and (
-            isinstance(self.e_dis, bool)
-            or not isinstance(self.e_dis, (int, float))
-            or not self.e_dis > 1.0
-            or math.isnan(self.e_dis)
-        ):
-            raise ValueError(f"e_dis must be None or a number in (1, inf], got {self.e_dis!r}")
+        self.neuron()  # E+/E-, E_dis and the solvers: checked where the one Neuron is made
+        if self.e_dis is not None and self.model == "ttfs-cnn":
+            raise ValueError(f"e_dis must be None for model 'ttfs-cnn' (TTFS has no discharger), got {self.e_dis!r}")
         if not isinstance(self.augment, bool):
             raise ValueError(f"augment must be True or False, got {self.augment!r}")
         for name in ("sigma_spike", "gamma1", "t_ref", "gamma_w", "gamma_v", "gamma2"):
@@ -244,6 +241,14 @@ class TrainConfig:
         model ``"ttfs-cnn"``; the RC-Spike models always fire (``t_silent=None``)."""
         shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(FitConfig) if f.name != "t_silent"}
         return FitConfig(**shared, t_silent=ttfs_silent_time(self) if self.model == "ttfs-cnn" else None)
+
+    def neuron(self) -> Neuron:
+        """This run's E+/E-, E_dis and solvers as one :class:`imcpnn.neuron.Neuron`: exact for ``"iris"`` (five
+        inputs), else DSTD(``steps``, ``offset``) in training and DSTD(``test_steps``, ``test_offset``) in
+        evaluation (arXiv 2412.09010v1 App. E)."""
+        if self.model == "iris":
+            return Neuron(self.e_rev, self.e_dis, Exact(), Exact())
+        return Neuron(self.e_rev, self.e_dis, DSTD(self.steps, self.offset), DSTD(self.test_steps, self.test_offset))
 
     def key(self) -> str:
         """A stable 12-hex-digit hash of the config (the run cache key)."""
@@ -346,34 +351,19 @@ def ttfs_silent_time(config: TrainConfig) -> float:
 
 
 def build_model(config: TrainConfig) -> models.SpikeNet:
-    """The config's network (weights drawn from torch's global RNG; seed it first)."""
+    """The config's network (weights drawn from torch's global RNG; seed it first), its neurons described by
+    :meth:`TrainConfig.neuron`."""
     if config.model == "iris":
-        return models.iris(config.e_rev, e_dis=config.e_dis, init_gain=config.init_gain, sigma_spike=config.sigma_spike)
-    if config.model == "ttfs-cnn":
-        return models.build(
-            config.model,
-            config.e_rev,
-            dataset=config.dataset,
-            steps=config.steps,
-            test_steps=config.test_steps,
-            offset=config.offset,
-            test_offset=config.test_offset,
-            sigma_spike=config.sigma_spike,
-            width=config.width,
-            init_gain=config.init_gain,
-            t_ref=config.t_ref,
-        )
+        return models.iris(config.neuron(), init_gain=config.init_gain, sigma_spike=config.sigma_spike)
+    extra = {"t_ref": config.t_ref} if config.model == "ttfs-cnn" else {}
     return models.build(
         config.model,
-        config.e_rev,
+        config.neuron(),
         dataset=config.dataset,
-        steps=config.steps,
-        test_steps=config.test_steps,
-        offset=config.offset,
-        test_offset=config.test_offset,
         sigma_spike=config.sigma_spike,
         width=config.width,
         init_gain=config.init_gain,
+        **extra,
     )
 
 

@@ -229,10 +229,9 @@ def _load_data(config: TrainConfig):
 def _default_out(config: TrainConfig, data, device: str) -> Path:
     """``runs/cli/<hash>``: config + code fingerprint + data digest (a cached run may be reused only if all
     three match)."""
-    from imcpnn.store import code_fingerprint, stable_hash, tensor_digest
+    from imcpnn.store import run_key, tensor_digest
 
-    key = stable_hash({"config": config.to_dict(), "code": code_fingerprint(device), "data": tensor_digest(*data)})
-    return Path("runs") / "cli" / key
+    return Path("runs") / "cli" / run_key("train", config.to_dict(), data=tensor_digest(*data), device=device).digest()
 
 
 def _train(args: argparse.Namespace) -> tuple[dict, Path]:

@@ -185,11 +185,10 @@ def sweep(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Run (or reuse) every config; write the run folders and ``out/sweep.json``; return its entries."""
-    from imcpnn.store import atomic_json, code_fingerprint, stable_hash, tensor_digest
+    from imcpnn.store import atomic_json, run_key, tensor_digest
     from imcpnn.train import load_data
 
     out.mkdir(parents=True, exist_ok=True)
-    code = code_fingerprint(device)
     data_by_id: dict[tuple, tuple[str, tuple]] = {}
     entries: list[dict[str, Any]] = []
     jobs: list[dict[str, Any]] = []
@@ -200,7 +199,8 @@ def sweep(
             data_by_id[ident] = (tensor_digest(*tensors), tensors)
         digest = data_by_id[ident][0]
         cfg = c.to_dict()
-        key = stable_hash({"config": cfg, "code": code, "data": digest})
+        rk = run_key("train", cfg, data=digest, device=device)
+        key, code = rk.digest(), rk.code
         entry = {
             "config": cfg,
             "metrics": _finished(out / key, cfg, c.epochs),

@@ -1,7 +1,22 @@
 """Evaluation of trained spiking networks: test accuracy, per-layer spike times, and the App. F baselines of
 arXiv 2412.09010v1 (the same weights evaluated at another |E|, another test-time solver, or with positive /
 negative weights scaled by (alpha+, alpha-)). Evaluation draws its randomness (spike noise, a random test
-offset) under a forked RNG seeded with ``seed``: repeatable, and the caller's RNG stream is untouched."""
+offset) under a forked RNG seeded with ``seed``: repeatable, and the caller's RNG stream is untouched.
+
+Example::
+
+    import torch
+    import imcpnn
+    from imcpnn.evaluate import evaluate, evaluation_overrides, layer_spike_times
+
+    net = imcpnn.mlp(4.0, sizes=(16, 8, 3), test_steps=10)  # trained weights would go here
+    x, y = torch.rand(20, 16), torch.randint(0, 3, (20,))
+    acc = evaluate(net, x, y)  # at |E| = 4 with the test-time DSTD(10, "fixed")
+    acc_ann = evaluate(net, x, y, e_rev="inf")  # the same weights in an ideal neuron: the ANN baseline (App. F)
+    hidden, out = layer_spike_times(net, x)  # every layer's output spikes: [20, 8], [20, 3] (Fig. 4d)
+    with evaluation_overrides(net, test_steps=30) as net30:  # another test-time M, restored on exit
+        t_out = net30(x)
+"""
 
 from __future__ import annotations
 
@@ -96,6 +111,17 @@ def evaluate(
     weights scaled by (alpha+, alpha-): the ANN and scaled-ANN baselines of App. F. The spike noise and any
     random test offset are drawn under a forked RNG seeded with ``seed``: repeatable, and the caller's RNG
     stream is untouched. With ``return_outputs`` also returns the output spike times [N, classes].
+
+    Example::
+
+        import torch
+        import imcpnn
+
+        net = imcpnn.mlp(4.0, sizes=(16, 8, 3))
+        x, y = torch.rand(20, 16), torch.randint(0, 3, (20,))
+        acc, t_out = imcpnn.evaluate.evaluate(net, x, y, test_steps=5, return_outputs=True)  # t_out [20, 3]
+        assert imcpnn.evaluate.evaluate(net, x, y, test_steps=5) == acc  # repeatable: the noise is seeded
+        scaled = imcpnn.evaluate.evaluate(net, x, y, e_rev="inf", weight_scale=(0.9, 1.1))  # scaled ANN (App. F)
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")

@@ -12,6 +12,22 @@ Shapes: ``t_in`` [batch, n_in], ``weight`` [n_out, n_in] (the ``torch.nn.Linear`
 [batch, n_out]. ``e_rev`` is E > 0 (meaning E_pos = E, E_neg = -E), a pair (E_pos, E_neg), or ``math.inf``.
 Convolutional layers (Section 3.3): :func:`rc_spike_conv2d_potential` and :func:`ttfs_conv2d` on spike-time
 maps [batch, C, H, W] (DSTD only, as in the paper).
+
+Example::
+
+    import math
+
+    import torch
+    from imcpnn import functional as F
+
+    t_in, w = torch.rand(4, 6, dtype=torch.float64), torch.randn(3, 6, dtype=torch.float64)
+    e_rev = F.parse_erev("2.8:-1.53")  # (E_pos, E_neg), the text syntax of --erev
+    v_exact = F.rc_spike_potential(t_in, w, e_rev)  # the closed form (Eq. 21-25)
+    v_ode = F.rc_spike_potential(t_in, w, e_rev, method="ode")  # the same ODE, integrated numerically
+    v_dstd = F.rc_spike_potential(t_in, w, e_rev, method="dstd", steps=30, offset="fixed")  # Eq. 39-40
+    assert torch.allclose(v_ode, v_exact, atol=1e-8) and torch.allclose(v_dstd, v_exact, atol=1e-2)
+    assert torch.equal(F.rc_spike_potential(t_in, w, math.inf), (1 - t_in) @ w.T)  # the ideal neuron
+    maps = F.rc_spike_conv2d_potential(torch.rand(2, 3, 6, 6), torch.randn(4, 3, 3, 3), 4.0, steps=4)  # [2, 4, 6, 6]
 """
 
 from __future__ import annotations
@@ -101,6 +117,17 @@ def rc_spike_potential(
             a float in [0, dtau).
         ode_options: for ``method="ode"``: ``rtol``, ``atol``, ``method`` (torchdiffeq solver), ``adjoint``,
             ``max_steps`` (the step cap).
+
+    Example::
+
+        import torch
+        from imcpnn import rc_spike_potential
+
+        t_in, w = torch.rand(4, 6), torch.randn(3, 6, requires_grad=True)
+        v1 = rc_spike_potential(t_in, w, (2.8, -1.53), method="dstd", steps=3)  # [4, 3], M = 3, random offset
+        v1.sum().backward()  # DSTD is differentiable in the weights (and the input times): w.grad [3, 6]
+        v_ref = rc_spike_potential(t_in, w.detach(), (2.8, -1.53))  # exact (Eq. 21-25)
+        v_ode = rc_spike_potential(t_in, w.detach(), (2.8, -1.53), method="ode", ode_options={"rtol": 1e-7})
     """
     solver = solver_from(method, steps, offset, ode_options)
     check_layer_inputs(t_in, weight)
@@ -146,7 +173,19 @@ def rc_spike(
     e_dis: float | None = None,
 ) -> torch.Tensor:
     """RC-Spike layer output spike times (Eq. 26-27): ``clip(1 - v(1))``, or the RC-decay firing phase of
-    App. A (Eq. 82-85) when ``e_dis`` is given. Arguments as :func:`rc_spike_potential`."""
+    App. A (Eq. 82-85) when ``e_dis`` is given. Arguments as :func:`rc_spike_potential`.
+
+    Example::
+
+        import torch
+        from imcpnn import rc_spike, rc_spike_potential
+
+        t_in, w = torch.rand(4, 6), torch.randn(3, 6)
+        t_out = rc_spike(t_in, w, 4.0)  # exact; spike times in [0, 1]
+        assert torch.equal(t_out, (1 - rc_spike_potential(t_in, w, 4.0)).clamp(0, 1))
+        t_dis = rc_spike(t_in, w, 4.0, e_dis=3.0)  # the discharger's RC decay in the firing phase (App. A)
+        t_dstd = rc_spike(t_in, w, 4.0, method="dstd", steps=3)  # the training-time solver of the paper
+    """
     v1 = rc_spike_potential(t_in, weight, e_rev, method=method, steps=steps, offset=offset, ode_options=ode_options)
     return firing_time(v1, e_dis)
 
@@ -170,6 +209,18 @@ def ttfs(
     """Time-to-first-spike output times (Eq. 28-29, 41-44): the first time v reaches ``v_th``; ``+inf`` for
     a neuron that never fires. Inputs are times >= 0 or ``+inf`` (no spike). ``t_max`` is the end of the DSTD
     grid (inputs must not exceed it with DSTD); the exact and ODE solvers need no window.
+
+    Example::
+
+        import torch
+        from imcpnn import ttfs
+
+        t_in, w = torch.rand(4, 6, dtype=torch.float64), torch.rand(3, 6, dtype=torch.float64)
+        t_in[0, :3] = float("inf")  # three inputs of sample 0 never spike
+        t_exact = ttfs(t_in, w, 4.0)  # the first time v reaches v_th = 1 (Eq. 28-29); +inf if never
+        t_dstd = ttfs(t_in, w, 4.0, method="dstd", steps=60, offset="fixed", t_max=1.0)  # Eq. 41-44
+        late = ttfs(t_in, w, 4.0, v_th=3.0)  # a higher threshold: later spikes, or none (+inf)
+        print((t_dstd - t_exact).abs().nan_to_num().max(), late.isinf().sum())
     """
     solver = solver_from(method, steps, offset, ode_options)
     check_layer_inputs(t_in, weight)
@@ -207,6 +258,17 @@ def membrane_trace(
 
     ``method="exact"`` gives the true trajectory (Eq. 12); ``method="dstd"`` the DSTD model's trajectory with
     the interval-averaged coefficients on its grid (what Fig. 2c,d compare). Inputs in [0, 1].
+
+    Example::
+
+        import torch
+        from imcpnn import membrane_trace, rc_spike_potential
+
+        t_in, w = torch.rand(1, 5, dtype=torch.float64), torch.rand(2, 5, dtype=torch.float64)
+        grid = torch.linspace(0, 1, 101, dtype=torch.float64)
+        v = membrane_trace(t_in, w, 4.0, grid)  # [1, 2, 101], the exact v(t) (Eq. 12)
+        v_dstd = membrane_trace(t_in, w, 4.0, grid, method="dstd", steps=3)  # the M = 3 model's v(t)
+        assert torch.allclose(v[..., -1], rc_spike_potential(t_in, w, 4.0))  # the trace ends at v(1)
     """
     solver = solver_from(method, steps, offset if method == "dstd" or isinstance(method, DSTD) else None)
     if isinstance(solver, ODE):

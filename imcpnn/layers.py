@@ -15,6 +15,25 @@ one validated object); the solver keywords then stay at their defaults. ``layer.
 
     layer = RCSpikeLinear(784, 400, Neuron("2.8:-1.53", e_dis=3.0, solver=DSTD(3)))
     assert layer.neuron.e_dis == 3.0
+
+Example::
+
+    import torch
+    from torch import nn
+    from imcpnn import layers
+
+    net = nn.Sequential(
+        layers.RCSpikeConv2d(1, 4, 3, e_rev=4.0, steps=4, test_steps=10),  # [B, 1, 8, 8] -> [B, 4, 8, 8]
+        layers.SpikeNoise(0.01),  # spike-time jitter, clipped back into [0, 1]
+        layers.TimeMinPool2d(2),  # the earliest spike wins: [B, 4, 4, 4]
+        nn.Flatten(),
+        layers.RCSpikeLinear(64, 3, e_rev=(2.8, -1.53), test_steps=10),
+    )
+    t = layers.encode(torch.rand(2, 1, 8, 8))  # bright pixels spike early (Eq. 54-55)
+    t_train = net(t)  # training mode: DSTD M = 4 / 3 with a random offset per call (Algorithms 3-4)
+    t_test = net.eval()(t)  # evaluation mode: M = 10, fixed offset (App. E)
+    ttfs = layers.TTFSLinear(6, 2, e_rev=4.0, method="exact")  # +inf where a neuron does not fire
+    t_ttfs = ttfs(torch.rand(5, 6))
 """
 
 from __future__ import annotations

@@ -4,6 +4,19 @@ Sign convention (our reading: the v1 text lost the minus signs): the class proba
 S_i = softmax(-t_i / tau_soft), so the EARLIEST output spike gets the largest probability, and the loss is the
 cross-entropy -sum_i kappa_i ln S_i with one-hot kappa. The temporal penalty gamma1 sum_i (t_i - t_ref)^2 keeps
 output times near t_ref. Both are averaged over the batch.
+
+Example::
+
+    import torch
+    from imcpnn import loss
+
+    t_out = torch.rand(8, 3, requires_grad=True)  # output spike times [batch, classes]
+    target = torch.randint(0, 3, (8,))
+    c = loss.spike_time_loss(t_out, target)  # Eq. 49-52 at the RC-Spike defaults (tau_soft 0.07, gamma1 2.6)
+    c.backward()
+    pred = loss.predict(t_out)  # the earliest spike is the class
+    silent = torch.tensor([[0.5, float("inf")]])  # a TTFS output that never fired counts at t_silent
+    c_ttfs = loss.spike_time_loss(silent, torch.tensor([0]), gamma1=0.02, t_ref=3.2, t_silent=6.4)
 """
 
 from __future__ import annotations

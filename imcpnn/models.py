@@ -17,6 +17,17 @@ Choices where the paper is silent, made here and documented:
   time-domain max pooling :class:`~imcpnn.layers.TimeMinPool2d` (earliest spike wins), 2x2 stride 2.
 * ``width`` multiplies every hidden width (channels, hidden units), e.g. 2 for the "width-doubled" VGG7.
 * :func:`ttfs_cnn` (App. C): see there for its choices (time windows, initialisation, no spike noise).
+
+Example::
+
+    import torch
+    from imcpnn import models
+
+    print(models.MODELS)  # ('mlp', 'vgg7', 'iris', 'ttfs-cnn')
+    net = models.build("mlp", 4.0, dataset="fmnist", width=0.02)  # 784-8-8-10
+    t_out = net(torch.rand(2, 1, 28, 28))  # images in [0, 1] -> output spike times [2, 10]
+    hidden1, hidden2, out = net.layer_outputs(torch.rand(2, 1, 28, 28))  # every layer's spikes (Fig. 4d)
+    print([layer.neuron for layer in models.spiking_layers(net)][0])  # E+/E- and the solvers of layer 1
 """
 
 from __future__ import annotations
@@ -151,6 +162,18 @@ def mlp(
     """The fully connected RC-Spike net (default 784-400-400-10, Fig. 4) with spike noise after every layer.
 
     ``width`` scales the hidden sizes (not the input or the classes).
+
+    Example::
+
+        import torch
+        import imcpnn
+
+        net = imcpnn.mlp(4.0, sizes=(16, 8, 3), steps=3, test_steps=10)  # train: DSTD M = 3, test: M = 10
+        x = torch.rand(5, 1, 4, 4)  # images in [0, 1], encoded t = 1 - x and flattened inside (Eq. 54-55)
+        t_out = net(x)  # [5, 3], the readout unclipped (RCSpikeReadout)
+        print(imcpnn.loss.predict(t_out))  # the earliest spike is the class
+        neuron = imcpnn.Neuron("2.8:-1.53", solver=imcpnn.DSTD(4))  # asymmetric E+/E- (Eq. 11)
+        net2 = imcpnn.mlp(neuron, sizes=(16, 8, 3), sigma_spike=0.0)  # no spike noise
     """
     _check_common(e_rev, steps, sigma_spike, width)
     if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
@@ -183,6 +206,16 @@ def vgg7(
     """Conv(64)-Conv(64)-PL-Conv(128)-Conv(128)-PL-Conv(256)-Conv(256)-PL-512-10 (Fig. 5, "VGG7").
 
     3x3 convolutions with padding 1, time-min pooling 2x2/2, spike noise after every RC-Spike layer.
+
+    Example::
+
+        import torch
+        import imcpnn
+
+        net = imcpnn.vgg7(4.0, width=1 / 32, image_size=8, test_steps=5)  # Conv(2)x2-PL-Conv(4)x2-PL-...-16-10
+        t_out = net(torch.rand(2, 3, 8, 8))  # CIFAR-like images in [0, 1] -> output spike times [2, 10]
+        net.eval()  # evaluation with the test-time DSTD grid (M = 5 here, fixed offset; App. E)
+        t_test = net(torch.rand(2, 3, 8, 8))
     """
     _check_common(e_rev, steps, sigma_spike, width)
     if image_size < 8:
@@ -242,6 +275,17 @@ def iris(
     is in every neuron); ``None`` is the ideal ramp. The output layer is read out unclipped
     (:class:`RCSpikeReadout`). 3 classes on 5 outputs: class c is output c; outputs 3 and 4 are trained by the
     cross-entropy over all five outputs to stay late (they never win on a correct prediction).
+
+    Example::
+
+        import torch
+        import imcpnn
+
+        net = imcpnn.iris(4.0, e_dis=3.0)  # 4 features + bias spike -> 5 -> 5, exact solver, RC discharger
+        x = torch.rand(8, 4)  # Iris features scaled to [0, 1] (imcpnn.data.load_iris), spike times t_i = x_i
+        t_out = net(x)  # [8, 5]
+        hidden, out = net.last_outputs  # the hidden times enter the early-spike penalty V (Eq. 58)
+        print(imcpnn.loss.predict(t_out))  # the earliest output is the class
     """
     kw = _solver_kw(iris, e_rev, dict(e_dis=e_dis))
     kw = {**kw, "method": "exact"} if kw else {}
@@ -337,6 +381,17 @@ def ttfs_cnn(
     * Initialisation U[0, w_max / fan_in] with w_max of Eq. 107 (w* = 2 ``init_gain``) at the layer's E+.
     * Spike noise: ``sigma_spike`` (default 0: App. C does not mention it for TTFS) after every layer,
       unclamped (+inf stays +inf).
+
+    Example::
+
+        import torch
+        import imcpnn
+
+        # Conv(2)-Conv(2)-PL-Conv(4)-Conv(4)-PL-16-10 on 8x8 images, DSTD M = 5 in training, 10 at test
+        net = imcpnn.ttfs_cnn(4.0, width=0.125, image_size=8, steps=5, test_steps=10)
+        t_out = net(torch.rand(2, 1, 8, 8))  # [2, 10]; +inf for an output that never fires
+        t_in, w, t = net.last_io[0]  # each dense TTFS layer's (t_in, weight, t_out): the regulariser Q (Eq. 53)
+        loss = imcpnn.loss.spike_time_loss(t_out, torch.tensor([3, 7]), gamma1=0.02, t_ref=3.2, t_silent=6.4)
     """
     _check_common(e_rev, steps, sigma_spike, width)
     if image_size < 4:
@@ -379,7 +434,17 @@ def ttfs_cnn(
 
 
 def build(name: str, e_rev, *, dataset: str = "fmnist", **kwargs) -> SpikeNet:
-    """A model by name (``"mlp"`` or ``"vgg7"``), with the input size of ``dataset`` (``fmnist``/``cifar10``)."""
+    """A model by name (``"mlp"`` or ``"vgg7"``), with the input size of ``dataset`` (``fmnist``/``cifar10``).
+
+    Example::
+
+        import torch
+        import imcpnn
+
+        net = imcpnn.build("vgg7", 4.0, dataset="cifar10", width=1 / 32, test_steps=5)  # 3x32x32 inputs
+        t_out = net(torch.rand(1, 3, 32, 32))  # [1, 10]
+        iris = imcpnn.build("iris", (2.8, -1.53), dataset="iris", e_dis=3.0)  # "iris" goes with dataset "iris"
+    """
     if name not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {name!r}")
     if name == "iris" or dataset == "iris":

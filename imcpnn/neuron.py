@@ -39,13 +39,19 @@ class Neuron:
 
     Example::
 
-        >>> from imcpnn.neuron import Neuron
-        >>> from imcpnn.functional import DSTD
-        >>> n = Neuron("2.8:-1.53", e_dis=3.0, solver=DSTD(4))
-        >>> n.e_pos, n.e_neg, n.test_solver.steps
-        (2.8, -1.53, 30)
-        >>> str(n)
-        'Neuron(E=2.8:-1.53, E_dis=3, solver=dstd(M=4, offset=random), test_solver=dstd(M=30, offset=fixed))'
+        import torch
+        from imcpnn.functional import DSTD
+        from imcpnn.layers import RCSpikeLinear
+        from imcpnn.neuron import Neuron
+
+        n = Neuron("2.8:-1.53", e_dis=3.0, solver=DSTD(4))
+        assert (n.e_pos, n.e_neg, n.test_solver.steps) == (2.8, -1.53, 30)
+        assert str(n) == (
+            "Neuron(E=2.8:-1.53, E_dis=3, solver=dstd(M=4, offset=random), test_solver=dstd(M=30, offset=fixed))"
+        )
+        assert Neuron("inf").ideal and n.replace(e_dis=None).e_dis is None
+        layer = RCSpikeLinear(6, 3, n)  # in place of e_rev: the layer takes E+/E-, E_dis and both solvers
+        t_out = layer(torch.rand(2, 6))  # [2, 3]
     """
 
     e_rev: Any = 4.0

@@ -21,6 +21,21 @@ epoch e from a generator seeded with (seed, e), and the DSTD offsets and spike n
 whose state is saved in the checkpoint. A resumed run (also after ``kill -9``) therefore equals an uninterrupted
 one bit for bit on CPU. Evaluation runs under a forked RNG seeded with ``seed``: it neither consumes nor depends
 on the training RNG stream.
+
+Example::
+
+    from pathlib import Path
+
+    import torch
+    from imcpnn import train
+
+    config = train.TrainConfig(dataset="iris", model="iris", epochs=2, batch_size=16)
+    x, y = torch.rand(48, 4), torch.arange(48) % 3  # a synthetic stand-in for the Iris split
+    metrics = train.train(config, "run", data=(x, y, x, y), progress=False)
+    print(sorted(p.name for p in Path("run").iterdir()))  # ['checkpoint.pt', 'config.json', 'metrics.json']
+    again = train.train(config, "run", data=(x, y, x, y), progress=False)  # finished: read back, not retrained
+    assert train.deterministic_metrics(again) == train.deterministic_metrics(metrics)
+    net = train.load_model("run")  # the trained IrisNet, in eval mode
 """
 
 from __future__ import annotations
@@ -76,6 +91,18 @@ class FitConfig:
     ``augment`` (flip / rotate / crop image batches [B, C, H, W], :mod:`imcpnn.augment`) and ``t_silent``: the
     time a silent output (+inf, a TTFS neuron that never fired) counts at in the loss; ``None`` leaves +inf,
     which makes the loss non-finite (fine for RC-Spike outputs, which always fire).
+
+    Example::
+
+        import torch
+        import imcpnn
+
+        config = imcpnn.FitConfig(epochs=2, batch_size=16, lr=1e-3, lr_schedule="cosine")
+        net = imcpnn.mlp(4.0, sizes=(8, 6, 2), test_steps=5)
+        x, y = torch.rand(32, 8), torch.randint(0, 2, (32,))
+        history = imcpnn.fit(net, (x, y), None, config, progress=False)  # no validation data
+        print(history["epochs"][-1]["train_loss"], config.replace(lr=1e-4).lr)
+        ttfs_config = imcpnn.FitConfig(gamma1=0.02, t_ref=3.2, gamma2=8e-6, t_silent=6.4)  # TTFS (App. C)
     """
 
     epochs: int = 50
@@ -138,7 +165,21 @@ def _as_fit_config(config: FitConfig | TrainConfig | None) -> FitConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run (and its cache key). Device and threads are not part of it."""
+    """Everything that defines a training run (and its cache key). Device and threads are not part of it.
+
+    Example::
+
+        from imcpnn import TrainConfig
+
+        config = TrainConfig(model="mlp", dataset="fmnist", e_rev="2.8:-1.53", epochs=1, train_subset=100)
+        print(config.neuron())  # E+ = 2.8, E- = -1.53; DSTD M = 3 (random offset) in training, M = 30 at test
+        print(config.key(), config.fit_config().lr)  # the run's cache key; the loop's settings (FitConfig)
+        assert TrainConfig.from_dict(config.to_dict()) == config  # what config.json holds
+        try:
+            TrainConfig(model="iris", dataset="fmnist")
+        except ValueError as err:
+            print(err)  # model 'iris' goes with dataset 'iris' only, ...
+    """
 
     dataset: str = "fmnist"
     model: str = "mlp"
@@ -395,7 +436,19 @@ def load_checkpoint(out: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def load_model(out: str | os.PathLike[str], device: str | torch.device | None = "cpu") -> models.SpikeNet:
     """The trained model of a run folder (its last finished epoch), in eval mode; read safely like
-    :func:`load_checkpoint` (:class:`CheckpointError` naming the file when it is unusable)."""
+    :func:`load_checkpoint` (:class:`CheckpointError` naming the file when it is unusable).
+
+    Example::
+
+        import torch
+        import imcpnn
+
+        config = imcpnn.TrainConfig(dataset="iris", model="iris", epochs=1, batch_size=16)
+        x, y = torch.rand(30, 4), torch.arange(30) % 3  # synthetic Iris-shaped data
+        imcpnn.train.train(config, "run", data=(x, y, x, y), progress=False)
+        net = imcpnn.load_model("run")  # rebuilt from the checkpoint's config, weights loaded, eval mode
+        print(imcpnn.evaluate.evaluate(net, x, y))
+    """
     ckpt = load_checkpoint(out)
     if ckpt is None:
         raise FileNotFoundError(f"no {CHECKPOINT} in {out}")
@@ -658,6 +711,20 @@ def train(
         threads: ``torch.set_num_threads`` for this run (``None`` leaves torch's setting).
         progress: show tqdm progress bars (on stderr).
         data: pre-loaded (x_train, y_train, x_test, y_test), else :func:`load_data`.
+
+    Example::
+
+        import torch
+        from imcpnn.train import TrainConfig, train
+
+        config = TrainConfig(dataset="iris", model="iris", e_dis=3.0, epochs=1, batch_size=16)
+        x, y = torch.rand(30, 4), torch.arange(30) % 3  # synthetic data in place of load_data(config)
+        metrics = train(config, "run", data=(x, y, x, y), progress=False)
+        print(metrics["epochs"][-1]["test_accuracy"])
+        try:
+            train(config.replace(lr=1e-3), "run", data=(x, y, x, y), progress=False)
+        except ValueError as err:
+            print(err)  # out folder run holds a run with another config (lr 0.0001 -> 0.001); use another --out
     """
     if not str(out).strip():
         raise ValueError("out must be a run folder path, got ''")

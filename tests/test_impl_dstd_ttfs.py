@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from imcpnn._impl import dstd, dstd_ttfs, piecewise
+from imcpnn._impl import dstd, dstd_fused, dstd_ttfs, piecewise
 
 
 def _reference_and_fused(f, g, f_all, g_all, points, widths, v_th, weights):
@@ -47,13 +47,15 @@ def test_dense_values_and_gradients_match_the_reference(e_rev, offset):
     keep = [torch.ones_like(f, dtype=torch.bool), g != 0, torch.ones_like(f_all, dtype=torch.bool), g_all != 0]
     for a, b, k in zip(g_new, g_ref, keep):
         torch.testing.assert_close(a[k], b[k], rtol=1e-8, atol=1e-10)
-    # end to end: dL/dt_in and dL/dw of the whole dense layer
+    # end to end: dL/dt_in and dL/dw of the whole dense layer, the plain reference vs the one fused layer
     res = []
-    for mod in (dstd, dstd_ttfs):
+    for fused in (False, True):
         tt, ww = t_in.clone().requires_grad_(True), w.clone().requires_grad_(True)
-        out = mod.ttfs(
-            tt, ww, piecewise.beta_weight(ww, e_rev, -e_rev), 1.0, 9, torch.tensor(offset, dtype=torch.float64), 1.0
-        )
+        off = torch.tensor(offset, dtype=torch.float64)
+        if fused:
+            out = dstd_fused.ttfs(tt, ww, (e_rev, -e_rev), 1.0, 9, off, 1.0)
+        else:
+            out = dstd.ttfs(tt, ww, piecewise.beta_weight(ww, e_rev, -e_rev), 1.0, 9, off, 1.0)
         loss = torch.where(torch.isfinite(out), out * weights, torch.zeros_like(out)).sum()
         res.append(torch.autograd.grad(loss, (tt, ww)))
     for a, b in zip(*res):
@@ -83,10 +85,12 @@ def test_conv_layer_matches_the_reference_end_to_end():
     w = (torch.rand(3, 2, 3, 3, generator=g0, dtype=torch.float64) - 0.2) * 0.6
     off = torch.tensor(0.1, dtype=torch.float64)
     res = []
-    for mod in (dstd, dstd_ttfs):
+    for fused in (False, True):
         tt, ww = t.clone().requires_grad_(True), w.clone().requires_grad_(True)
-        bw = piecewise.beta_weight(ww, 3.0, -3.0)
-        out = mod.ttfs_conv2d(tt, ww, bw, 1.0, 8, off, 2.0, 1, 1)
+        if fused:
+            out = dstd_fused.ttfs_conv2d(tt, ww, (3.0, -3.0), 1.0, 8, off, 2.0, 1, 1)
+        else:
+            out = dstd.ttfs_conv2d(tt, ww, piecewise.beta_weight(ww, 3.0, -3.0), 1.0, 8, off, 2.0, 1, 1)
         loss = torch.where(torch.isfinite(out), out, torch.zeros_like(out)).square().sum()
         res.append((out.detach(), *torch.autograd.grad(loss, (tt, ww))))
     (o1, gt1, gw1), (o2, gt2, gw2) = res

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from imcpnn._impl import dstd, piecewise
+from imcpnn._impl import piecewise
 
 _SMALL2 = 1e-2
 
@@ -140,25 +140,3 @@ class _FirstCrossing(torch.autograd.Function):
 def first_crossing_on_grid(f, g, f_all, g_all, points, widths, v_th: float) -> torch.Tensor:
     """Drop-in for :func:`imcpnn._impl.dstd.first_crossing_on_grid` (same arguments and result), fused."""
     return _FirstCrossing.apply(f, g, f_all, g_all, points, widths, float(v_th))
-
-
-def ttfs(t_in, weight, beta_weight, v_th: float, steps: int, t_offset, t_max: float = 1.0) -> torch.Tensor:
-    """Dense TTFS layer by DSTD (as :func:`imcpnn._impl.dstd.ttfs`) with the fused crossing."""
-    points, widths = dstd.grid(steps, t_offset, t_max)
-    f, g = dstd.coefficients(t_in, weight, beta_weight, points, widths)
-    live = torch.isfinite(t_in).to(t_in.dtype)
-    f_all = (live @ beta_weight.t()).unsqueeze(1)
-    g_all = (live @ weight.t()).unsqueeze(1)
-    return first_crossing_on_grid(f, g, f_all, g_all, points, widths, v_th)
-
-
-def ttfs_conv2d(
-    t, weight, beta_weight, v_th: float, steps: int, t_offset, t_max: float, stride: int, padding: int
-) -> torch.Tensor:
-    """Convolutional TTFS layer by DSTD (as :func:`imcpnn._impl.dstd.ttfs_conv2d`) with the fused crossing."""
-    points, widths = dstd.grid(steps, t_offset, t_max)
-    s = dstd.spike_variables(t, points, widths, dim=1)
-    f, g = dstd.conv_coefficients(s, weight, beta_weight, stride, padding)
-    live = torch.isfinite(t).to(t.dtype)
-    f_all, g_all = dstd.conv_coefficients(live.unsqueeze(1), weight, beta_weight, stride, padding)
-    return first_crossing_on_grid(f, g, f_all, g_all, points, widths, v_th)

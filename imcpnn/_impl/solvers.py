@@ -31,7 +31,21 @@ def _is_int(x: Any) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Exact:
-    """The exact event-driven solution (Eq. 12-33)."""
+    """The exact event-driven solution (Eq. 12-33).
+
+    Example::
+
+        import math
+
+        import torch
+        from imcpnn import Exact, rc_spike_potential, ttfs
+
+        t_in, w = torch.rand(4, 6), torch.randn(3, 6)
+        v1 = rc_spike_potential(t_in, w, 4.0, method=Exact())  # v(1) of the accumulation phase (Eq. 21-25)
+        t_out = ttfs(t_in, w.abs(), (2.8, -1.53), method=Exact())  # first crossings of v_th = 1; +inf if none
+        ideal = rc_spike_potential(t_in, w, math.inf, method=Exact())  # |E| = inf: (1 - t_in) @ w.T
+        assert torch.allclose(ideal, (1 - t_in) @ w.T)
+    """
 
     name = "exact"
 
@@ -42,7 +56,21 @@ class Exact:
 @dataclasses.dataclass(frozen=True)
 class DSTD:
     """DSTD with M = ``steps`` >= 2 grid points and a grid ``offset`` (Eq. 34-35): ``"random"`` (U(0, dtau),
-    drawn anew on every call), ``"fixed"`` (0) or a number in [0, dtau), dtau = t_max / (steps - 1)."""
+    drawn anew on every call), ``"fixed"`` (0) or a number in [0, dtau), dtau = t_max / (steps - 1).
+
+    Example::
+
+        import torch
+        from imcpnn import DSTD, Exact, rc_spike_potential
+
+        t_in, w = torch.rand(4, 6, dtype=torch.float64), torch.randn(3, 6, dtype=torch.float64)
+        v_exact = rc_spike_potential(t_in, w, 4.0, method=Exact())
+        for m in (3, 10, 30):  # the discretization error falls as the grid gets finer (Eq. 34-40)
+            v_dstd = rc_spike_potential(t_in, w, 4.0, method=DSTD(m, "fixed"))
+            print(m, DSTD(m).dtau(), float((v_dstd - v_exact).abs().max()))
+        train_solver = DSTD(3)  # the paper's RC-Spike training setting: M = 3, a fresh random offset per call
+        print(train_solver.describe())  # dstd(M=3, offset=random)
+    """
 
     steps: int
     offset: str | float = "random"
@@ -88,7 +116,19 @@ class DSTD:
 class ODE:
     """Adaptive ODE integration (torchdiffeq). ``rtol``/``atol`` default by dtype (float64: 1e-10/1e-12,
     float32: 1e-6/1e-8); ``max_steps`` caps the solver's steps per solve so that a stiff problem stops with a
-    clear error (default ``None``: 10 steps per input spike + 1000, ample for every non-stiff layer)."""
+    clear error (default ``None``: 10 steps per input spike + 1000, ample for every non-stiff layer).
+
+    Example::
+
+        import torch
+        from imcpnn import ODE, Exact, rc_spike_potential, ttfs
+
+        t_in, w = torch.rand(4, 6, dtype=torch.float64), torch.rand(3, 6, dtype=torch.float64)
+        v_ode = rc_spike_potential(t_in, w, (2.8, -1.53), method=ODE())  # float64: rtol 1e-10, atol 1e-12
+        assert torch.allclose(v_ode, rc_spike_potential(t_in, w, (2.8, -1.53), method=Exact()), atol=1e-8)
+        t_ode = ttfs(t_in, w, 4.0, method=ODE(rtol=1e-8, atol=1e-10, max_steps=500))  # an independent check
+        assert torch.allclose(t_ode, ttfs(t_in, w, 4.0, method=Exact()), atol=1e-5)  # of the closed form
+    """
 
     rtol: float | None = None
     atol: float | None = None

@@ -38,6 +38,16 @@ why the download did not happen.
 Caching: decoded datasets are stored as ``uint8`` tensors in :func:`cache_dir` (``$IMCPNN_CACHE``, else
 ``tensors/`` in :func:`user_cache_dir`; the Makefile sets ``build/cache``), keyed by dataset, split and the size and
 modification time of every source file; changing a source file invalidates its entry.
+
+Example::
+
+    from imcpnn import data
+
+    x, y = data.load_iris()  # scikit-learn's copy: no download; features min-max scaled to [0, 1]
+    print(x.shape, y.bincount())  # torch.Size([150, 4]) tensor([50, 50, 50])
+    x_tr, y_tr, x_te, y_te = data.load_iris_split(test_size=50, seed=0)  # stratified 100 / 50
+    keep = data.subset_indices(len(y_tr), 20, seed=0)  # a seeded subset of 20 training samples
+    xb, yb = next(iter(data.make_loader(x_tr[keep], y_tr[keep], batch_size=8, shuffle=True, seed=0)))
 """
 
 from __future__ import annotations

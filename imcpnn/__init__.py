@@ -14,7 +14,7 @@ Example::
 
     net = imcpnn.mlp(imcpnn.Neuron(4.0, solver=imcpnn.DSTD(3)), sizes=(16, 8, 3))
     x, y = torch.rand(64, 16), torch.randint(0, 3, (64,))
-    history = imcpnn.fit(net, (x, y), (x, y), imcpnn.FitConfig(epochs=2, lr=1e-3))
+    history = imcpnn.fit(net, (x, y), (x, y), imcpnn.FitConfig(epochs=2, lr=1e-3), progress=False)
     print(history["epochs"][-1]["test_accuracy"], imcpnn.evaluate.evaluate(net, x, y))
 """
 

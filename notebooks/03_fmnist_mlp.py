@@ -17,7 +17,8 @@
 # Trains the RC-Spike MLP of arXiv 2412.09010v1 Sec. 3.2 ("Fast training by differentiable spike-time
 # discretization", Fig. 4) with DSTD and regenerates the figures of the Fashion-MNIST MLP experiments. The budgets,
 # the training-run cache (keyed by config, code fingerprint, data digest and device) and the ANN / scaled-ANN
-# baselines live in `imcpnn.repro.fmnist_mlp`; this notebook only plots and checks.
+# baselines live in `imcpnn.repro.fmnist_mlp`, the statistics, claims and REPRODUCTION rows in
+# `imcpnn.repro.fmnist_mlp_claims`; this notebook only calls them, plots and checks.
 #
 # **Profiles** (`imcpnn.repro.fmnist_mlp.SETTINGS`). `paper`: 60k/10k, 50 epochs, Adam lr 1e-4, batch 32, 5 seeds,
 # full sweeps (sized for a GPU). `quick`: 6k training images (plus 1k held out from the training set for
@@ -42,12 +43,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.ticker import NullFormatter
-from tqdm import tqdm
 
 from imcpnn.repro import fmnist_mlp as X
+from imcpnn.repro import fmnist_mlp_claims as K
 from imcpnn.repro import profiles
-from imcpnn.repro.paper import FMNIST_MLP as P
-from imcpnn.repro.report import comparison_row
 from imcpnn.train import TrainConfig, evaluate, layer_spike_times, split_indices
 
 T_START = time.perf_counter()
@@ -58,33 +57,21 @@ torch.set_num_threads(THREADS)
 S = X.settings(profile)
 BASE = TrainConfig(**S["base"])
 print(profile, BASE, f"threads={THREADS}")
+# training runs go through K.timed_run_many: the missing ones as jobs of the executor (`make ... EXECUTOR=
+# WORKERS=`, default: one after the other in this process); RUN_TIMES collects the wall time per panel
 RUN_TIMES: dict[str, float] = {}
-
-
-def train_all(configs, desc):
-    """Train (or read back) every config, the missing ones as jobs of the executor (`make ... EXECUTOR= WORKERS=`,
-    default: one after the other in this process); returns the RunResults in order."""
-    t0 = time.perf_counter()
-    out = X.run_many(configs, profile, threads=THREADS, desc=desc)
-    RUN_TIMES[desc] = RUN_TIMES.get(desc, 0.0) + time.perf_counter() - t0
-    return out
-
-
-def pct(runs):
-    """Per-seed final test accuracies in %."""
-    return {r.config.seed: 100 * r.final_accuracy for r in runs}
-
-
-def mean_std(runs):
-    a = np.array(list(pct(runs).values()))
-    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
-
 
 # %% [markdown]
 # ## Headline: |E| = 4, M = 3, random offset
 
 # %%
-headline_runs = train_all([BASE.replace(e_rev=4.0, steps=3, offset="random", seed=0, **S["headline"])], "headline")
+headline_runs = K.timed_run_many(
+    [BASE.replace(e_rev=4.0, steps=3, offset="random", seed=0, **S["headline"])],
+    profile,
+    threads=THREADS,
+    desc="headline",
+    run_times=RUN_TIMES,
+)
 HEADLINE = 100 * headline_runs[0].final_accuracy
 H = headline_runs[0].config
 sec_per_epoch = headline_runs[0].seconds_per_epoch
@@ -96,10 +83,14 @@ print(f"headline accuracy {HEADLINE:.2f} % ({H.epochs} epochs); {sec_per_epoch:.
 
 # %%
 cells = X.grid_cells(S)
-runs = train_all([BASE.replace(e_rev=e, steps=m, offset=off, seed=sd) for e, m, off, sd in cells], "Fig. 4 runs")
-G: dict[tuple, list] = {}
-for (e, m, off, _sd), r in zip(cells, runs):
-    G.setdefault((e, m, off), []).append(r)
+runs = K.timed_run_many(
+    [BASE.replace(e_rev=e, steps=m, offset=off, seed=sd) for e, m, off, sd in cells],
+    profile,
+    threads=THREADS,
+    desc="Fig. 4 runs",
+    run_times=RUN_TIMES,
+)
+G = K.group_cells(cells, runs)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
 for ax, e in zip(axes, (4.0, 1.0)):
@@ -125,7 +116,7 @@ profiles.save_figure(fig, dirs.figures, "fig4c_learning_curves")
 fig, axes = plt.subplots(1, len(S["grid_e"]), figsize=(4.2 * len(S["grid_e"]), 3.6), sharey=True)
 for ax, e in zip(np.atleast_1d(axes), S["grid_e"]):
     for off, ls in (("random", "-"), ("fixed", "--")):
-        a = np.array([mean_std(G[(e, m, off)]) for m in S["grid_m"]])
+        a = np.array([K.mean_std(G[(e, m, off)]) for m in S["grid_m"]])
         ax.errorbar(S["grid_m"], a[:, 0], yerr=a[:, 1], ls=ls, marker="o", capsize=3, label=f"{off} offset")
     ax.set(title=f"|E| = {e:g}", xlabel="DSTD steps M (training)", ylabel="test accuracy (%)", xscale="log")
     ax.set_xticks(S["grid_m"], [str(m) for m in S["grid_m"]])
@@ -154,16 +145,14 @@ BASELINES = X.ann_baselines(
     search_steps=S["scale_test_steps"],
 )
 BASELINE_S = time.perf_counter() - t0
-F4 = {m: {e: G[(e, m, "random")] for e in S["f4_m3_e" if m == 3 else "f4_m15_e"]} for m in (3, S["f4_m15"])}
+F4 = K.fig4f_runs(G, S)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
 for ax, m in zip(axes, (S["f4_m15"], 3)):
-    es = sorted(F4[m])
+    es, means, lo = K.seed_interval_bars(F4[m])
     for e in es:  # every seed, then the mean and its 95 % t-interval
-        ax.plot([e] * len(F4[m][e]), list(pct(F4[m][e]).values()), "k.", alpha=0.4)
-    ci = [X.t_interval(list(pct(F4[m][e]).values())) for e in es]
-    lo = [c["mean"] - c["lo"] if np.isfinite(c["lo"]) else 0 for c in ci]
-    ax.errorbar(es, [c["mean"] for c in ci], yerr=lo, marker="o", capsize=3, label=f"trained at |E| (M={m})")
+        ax.plot([e] * len(F4[m][e]), list(K.pct(F4[m][e]).values()), "k.", alpha=0.4)
+    ax.errorbar(es, means, yerr=lo, marker="o", capsize=3, label=f"trained at |E| (M={m})")
     if m == 3:
         se = S["scale_e"]
         ax.plot(se, [100 * np.mean(BASELINES[e]["ann"]) for e in se], "g-", marker="s", label="ANN (|E|=100)")
@@ -184,7 +173,7 @@ bins = np.linspace(0, 1, 41)
 EARLY = {}  # fraction of hidden-layer spikes before t = 0.5, per |E| (seed 0, M = 3)
 for e in S["hist_e"]:
     times = layer_spike_times(F4[3][e][0].model(), x_h)
-    EARLY[e] = float(torch.cat([t.flatten() for t in times[:-1]]).lt(0.5).float().mean())
+    EARLY[e] = K.early_fraction(times)
     for li, (ax, t) in enumerate(zip(axes, times)):
         ax.hist(t.flatten().clamp(0, 1).numpy(), bins=bins, histtype="step", density=True, label=f"|E|={e:g}")
         ax.set(title=f"layer {li + 1}", xlabel="spike time", yscale="log")
@@ -199,11 +188,14 @@ profiles.save_figure(fig, dirs.figures, "fig4d_spike_histograms")
 
 # %%
 sig_cells = [(sg, e) for sg in S["sigmas"] for e in S["sigma_e"]]
-sig_runs = train_all(
+sig_runs = K.timed_run_many(
     [BASE.replace(e_rev=e, steps=S["sigma_steps"], offset="random", sigma_spike=sg, seed=0) for sg, e in sig_cells],
-    "σ sweep",
+    profile,
+    threads=THREADS,
+    desc="σ sweep",
+    run_times=RUN_TIMES,
 )
-SIG = {k: 100 * r.final_accuracy for k, r in zip(sig_cells, sig_runs)}
+SIG = K.sigma_accuracies(sig_cells, sig_runs)
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
 for sg in S["sigmas"]:
     ax.plot(S["sigma_e"], [SIG[(sg, e)] for e in S["sigma_e"]], marker="o", label=f"σ_spike = {sg:g}")
@@ -216,18 +208,9 @@ ax.set(
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
 profiles.save_figure(fig, dirs.figures, "fig11a_accuracy_vs_sigma")
-TABLE3 = []
-for sg in S["sigmas"]:
-    best_e, val_acc = X.best_on_validation({e: r.model() for (s2, e), r in zip(sig_cells, sig_runs) if s2 == sg}, VAL)
-    TABLE3.append(
-        {
-            "sigma_spike": sg,
-            "best_erev_on_validation": best_e,
-            "test_accuracy": SIG[(sg, best_e)],
-            "validation_accuracy": {str(e): 100 * v for e, v in val_acc.items()},
-        }
-    )
-    print(TABLE3[-1])
+TABLE3 = K.table3_rows(S["sigmas"], sig_cells, sig_runs, SIG, VAL)
+for row in TABLE3:
+    print(row)
 
 # %% [markdown]
 # ## Fig. 13a: accuracy against the test-time M (model trained with M = 15, random offset, |E| = 4; App. E)
@@ -235,10 +218,7 @@ for sg in S["sigmas"]:
 # %%
 m13 = G[(4.0, S["f4_m15"], "random")][0].model()
 x13, y13 = x_te[: S["m13_n"]], y_te[: S["m13_n"]]
-T13 = {
-    mt: [100 * evaluate(m13, x13, y13, test_steps=mt, test_offset="random", seed=k) for k in range(S["test_repeats"])]
-    for mt in tqdm(S["test_ms"], desc="test M")
-}
+T13 = K.test_m_curve(m13, x13, y13, S["test_ms"], S["test_repeats"])
 fig, ax = plt.subplots(figsize=(5, 3.6))
 ms = S["test_ms"]
 ax.errorbar(ms, [np.mean(T13[m]) for m in ms], yerr=[np.std(T13[m]) for m in ms], marker="o", capsize=3)
@@ -259,13 +239,9 @@ profiles.save_figure(fig, dirs.figures, "fig13a_accuracy_vs_test_steps")
 # %%
 alphas = X.scale_values(*S["grid"])
 xg, yg = VAL[0][: S["grid_n"]], VAL[1][: S["grid_n"]]
-GRID = X.scale_grid(ann_models[0], xg, yg, S["grid_e_ann"], alphas, test_steps=S["scale_test_steps"]) * 100
-i, j = np.unravel_index(np.argmax(GRID), GRID.shape)
-BEST14 = (alphas[i], alphas[j])
-T14 = {
-    "unscaled": 100 * evaluate(ann_models[0], x_te, y_te, e_rev=S["grid_e_ann"]),
-    "best": 100 * evaluate(ann_models[0], x_te, y_te, e_rev=S["grid_e_ann"], weight_scale=BEST14),
-}
+GRID, BEST14, T14 = K.weight_scaling_panel(
+    ann_models[0], (xg, yg), (x_te, y_te), S["grid_e_ann"], alphas, test_steps=S["scale_test_steps"]
+)
 fig, ax = plt.subplots(figsize=(5, 4.2))
 h = (alphas[1] - alphas[0]) / 2 if len(alphas) > 1 else 0.05
 im = ax.imshow(
@@ -289,53 +265,9 @@ print(f"best (a+, a-) = {BEST14} on validation; on test: {T14}")
 # ## The claims, decided by 95 % t-intervals
 
 # %%
-M15 = S["f4_m15"]
-PEN = {m: X.paired_gap(pct(G[(1.0, m, "random")]), pct(G[(1.0, m, "fixed")])) for m in S["penalty_m"]}
-EQ = {
-    e: X.welch_gap(list(pct(G[(e, 3, "random")]).values()), list(pct(G[(e, M15, "random")]).values()))
-    for e in (4.0, 1.0)
-}
-DROP = {m: X.welch_gap(list(pct(F4[m][max(F4[m])]).values()), list(pct(F4[m][1.0]).values())) for m in F4}
-SLOPE = {
-    m: X.slope_interval(
-        [np.log10(e) for e in F4[m] for _ in F4[m][e]], [a for e in F4[m] for a in pct(F4[m][e]).values()]
-    )
-    for m in F4
-}
-e_lo, e_hi = min(S["scale_e"]), max(S["scale_e"])
-SC_DEG = X.t_interval([100 * (h - lo) for h, lo in zip(BASELINES[e_hi]["scaled_ann"], BASELINES[e_lo]["scaled_ann"])])
-SC_GAIN = X.t_interval([100 * (s - a) for s, a in zip(BASELINES[e_lo]["scaled_ann"], BASELINES[e_lo]["ann"])])
-TR_VS_SC = X.welch_gap(list(pct(F4[3][e_lo]).values()), [100 * v for v in BASELINES[e_lo]["scaled_ann"]])
-SIG_TREND = X.t_interval([SIG[(sg, max(S["sigma_e"]))] - SIG[(sg, min(S["sigma_e"]))] for sg in S["sigmas"]])
-SAT13 = X.t_interval([a - b for a, b in zip(T13[max(S["test_ms"])], T13[sorted(S["test_ms"])[-2]])])
-VERDICT = {
-    "resolved": "reproduced",
-    "resolved, opposite sign": "not reproduced",
-    "resolved, not equal": "not reproduced",
-    "not resolved at this budget": "not reproduced",
-}
-CLAIMS = {
-    **{f"fixed-offset penalty, |E|=1, M={m}": X.sign_verdict(PEN[m]) for m in PEN},
-    **{f"M=3 ≈ M={M15} (random), |E|={e:g}, within ±1 pt": X.equivalence_verdict(EQ[e], 1.0) for e in EQ},
-    **{
-        f"drop at |E|=1 ≤ 1 pt, M={m}": (
-            "resolved"
-            if DROP[m]["hi"] <= 1.0
-            else "resolved, opposite sign"
-            if DROP[m]["lo"] > 1.0
-            else "not resolved at this budget"
-        )
-        for m in DROP
-    },
-    **{f"accuracy rises with log|E|, M={m}": X.sign_verdict(SLOPE[m]) for m in SLOPE},
-    f"scaled ANN degrades from |E|={e_hi:g} to {e_lo:g}": X.sign_verdict(SC_DEG),
-    f"scaling helps the ANN at |E|={e_lo:g}": X.sign_verdict(SC_GAIN),
-    f"trained beats scaled ANN at |E|={e_lo:g}": X.sign_verdict(TR_VS_SC),
-    f"Fig. 11a: |E|={max(S['sigma_e']):g} beats |E|={min(S['sigma_e']):g} (paired over σ)": X.sign_verdict(SIG_TREND),
-    f"Fig. 13a: test M={max(S['test_ms'])} ≈ M={sorted(S['test_ms'])[-2]} within ±0.5 pt": X.equivalence_verdict(
-        SAT13, 0.5
-    ),
-}
+STATS = K.claim_statistics(G, F4, BASELINES, SIG, T13, S)
+PEN = STATS["fixed_offset_penalty"]
+CLAIMS = K.claims(STATS, S)
 for k, v in CLAIMS.items():
     print(f"{k}: {v}")
 for m, g in PEN.items():
@@ -350,151 +282,29 @@ for m, g in PEN.items():
 
 # %%
 WALL = time.perf_counter() - T_START
-ALL_RUNS = {str(r.path): r for r in [*headline_runs, *runs, *sig_runs]}
-RUN_COMPUTE = sum(e["train_time_s"] + e["eval_time_s"] for r in ALL_RUNS.values() for e in r.epochs)
-FROM_SCRATCH = WALL - sum(RUN_TIMES.values()) + RUN_COMPUTE
+ALL_RUNS = K.unique_runs(headline_runs, runs, sig_runs)
+RUN_COMPUTE = K.run_compute_s(ALL_RUNS.values())
+FROM_SCRATCH = K.from_scratch_s(WALL, RUN_TIMES, RUN_COMPUTE)
 print(f"{len(ALL_RUNS)} runs; this execution {WALL / 60:.1f} min; from scratch ~{FROM_SCRATCH / 60:.1f} min")
-
-
-def ours(extra: str, seeds: int | str = 1, **kw) -> str:
-    c = BASE.replace(**kw)
-    frac = f"{c.train_subset or 60_000 - c.val_size} train / {c.test_subset or 10_000} test images"
-    return f"{extra}; {c.epochs} epochs, {frac}, lr {c.lr:g} {c.lr_schedule}, batch {c.batch_size}; seeds: {seeds}"
-
-
-def ci_text(g) -> str:
-    return f"{g['mean']:+.2f} pt (95 % CI {g['lo']:+.2f}..{g['hi']:+.2f})"
-
-
-def claim_row(fig_, name, ref, value, claim_key, settings, note=""):
-    state = CLAIMS[claim_key]
-    return comparison_row(fig_, name, ref, value, VERDICT[state], settings, note=f"{state}. {note}".strip())
-
-
-budget = f"not comparable (different setting: {BASE.epochs} epochs on {BASE.train_subset} images vs 50 on 60k"
-comparison = [
-    comparison_row(
-        "Table 3 / Fig. 4",
-        "test accuracy, |E|=4, M=3, random offset (headline)",
-        P["t3_sigma0.01"],
-        round(HEADLINE, 2),
-        f"not comparable (different setting: {H.epochs} epochs on {N_HEAD} images, M = 3, "
-        "|E| = 4 vs Table 3 best: 50 epochs on 60k, M = 10, |E| = 30.7)",
-        ours("M = 3, |E| = 4, σ = 0.01", 1, **S["headline"]),
-        unit="%",
-    ),
-    *[
-        claim_row(
-            "Fig. 4c/e",
-            f"|E|=1, M={m}: random minus fixed offset",
-            P["fixed_offset_penalty"],
-            ci_text(PEN[m]),
-            f"fixed-offset penalty, |E|=1, M={m}",
-            ours(f"M = {m}, |E| = 1", len(PEN[m]["seeds"])),
-            note=f"paired over seeds; std {PEN[m]['std']:.2f} pt",
-        )
-        for m in PEN
-    ],
-    *[
-        claim_row(
-            "Fig. 4c/e",
-            f"|E|={e:g}: M=3 minus M={M15} (random offset)",
-            P["m3_equals_m15"],
-            ci_text(EQ[e]),
-            f"M=3 ≈ M={M15} (random), |E|={e:g}, within ±1 pt",
-            ours(f"|E| = {e:g}", f"{EQ[e]['na']} (M=3), {EQ[e]['nb']} (M={M15})"),
-            note="equivalence margin ±1 pt (our choice); Welch interval",
-        )
-        for e in EQ
-    ],
-    *[
-        claim_row(
-            "Fig. 4f",
-            f"M={m}: accuracy at |E|={max(F4[m]):g} minus |E|=1",
-            P["drop_at_e1"],
-            ci_text(DROP[m]),
-            f"drop at |E|=1 ≤ 1 pt, M={m}",
-            ours(f"M = {m}, |E| ∈ {sorted(F4[m])}", len(F4[m][1.0])),
-        )
-        for m in DROP
-    ],
-    *[
-        claim_row(
-            "Fig. 4f",
-            f"M={m}: slope of accuracy vs log10|E|",
-            P["monotonic_in_e"],
-            f"{SLOPE[m]['mean']:+.2f} pt/decade (95 % CI {SLOPE[m]['lo']:+.2f}..{SLOPE[m]['hi']:+.2f})",
-            f"accuracy rises with log|E|, M={m}",
-            ours(f"M = {m}, |E| ∈ {sorted(F4[m])}", "see Fig. 4f"),
-        )
-        for m in SLOPE
-    ],
-    claim_row(
-        "Fig. 4f / App. F",
-        f"scaled ANN: |E|={e_hi:g} minus |E|={e_lo:g}",
-        P["scaled_ann"],
-        ci_text(SC_DEG),
-        f"scaled ANN degrades from |E|={e_hi:g} to {e_lo:g}",
-        ours("ANN = |E| = 100, M = 3; scales chosen on 1k validation images", len(ann_models)),
-    ),
-    claim_row(
-        "Fig. 4f / App. F",
-        f"|E|={e_lo:g}: trained minus scaled ANN",
-        P["scaled_ann"],
-        ci_text(TR_VS_SC),
-        f"trained beats scaled ANN at |E|={e_lo:g}",
-        ours("M = 3", f"{len(F4[3][e_lo])} / {len(ann_models)}"),
-    ),
-    claim_row(
-        "Fig. 14a / App. F",
-        f"|E|={e_lo:g}: scaled minus unscaled ANN",
-        P["weight_scaling_helps"],
-        ci_text(SC_GAIN),
-        f"scaling helps the ANN at |E|={e_lo:g}",
-        ours("ANN at M = 3", len(ann_models)),
-    ),
-    comparison_row(
-        "Fig. 4d",
-        "fraction of hidden-layer spikes before t = 0.5, |E| = " + ", ".join(f"{e:g}" for e in EARLY),
-        P["early_spikes"],
-        " / ".join(f"{v:.3f}" for v in EARLY.values()),
-        "reproduced" if EARLY[max(EARLY)] > EARLY[min(EARLY)] else "not reproduced",
-        ours("M = 3, seed 0", 1),
-        note="one model per |E|; no interval",
-    ),
-    claim_row(
-        "Fig. 11a",
-        f"|E|={max(S['sigma_e']):g} minus |E|={min(S['sigma_e']):g}, mean over σ",
-        P["sigma_trend"],
-        ci_text(SIG_TREND),
-        list(CLAIMS)[-2],
-        ours(f"M = {S['sigma_steps']}, σ ∈ {S['sigmas']}", 1),
-        note="only two |E| values: the peak position is not tested",
-    ),
-    *[
-        comparison_row(
-            "Table 3 (MLP)",
-            f"best accuracy over |E|, σ_spike={r['sigma_spike']:g}",
-            P[f"t3_sigma{r['sigma_spike']:g}"],
-            f"{r['test_accuracy']:.2f} % at |E|={r['best_erev_on_validation']:g}",
-            f"{budget}, |E| grid {S['sigma_e']} vs the paper's finer grid)",
-            ours(f"M = {S['sigma_steps']}, best |E| chosen on validation", 1),
-        )
-        for r in TABLE3
-    ],
-    claim_row(
-        "Fig. 13a / App. E",
-        f"test M={max(S['test_ms'])} minus M={sorted(S['test_ms'])[-2]}",
-        P["test_m"],
-        ci_text(SAT13),
-        list(CLAIMS)[-1],
-        ours(f"trained at M = {M15}, |E| = 4", f"{S['test_repeats']} evaluations"),
-    ),
-]
-payload = {
-    "title": f"Fashion-MNIST RC-Spike MLP 784-400-400-10 ({profile}-profile output)",
-    "settings": {"base": BASE.to_dict(), "headline": H.to_dict(), "budget": S},
-    "wall_time": {
+comparison = K.comparison_rows(
+    s=S,
+    base=BASE,
+    headline_config=H,
+    headline=HEADLINE,
+    n_headline_train=N_HEAD,
+    stats=STATS,
+    claim_states=CLAIMS,
+    f4=F4,
+    n_ann=len(ann_models),
+    early=EARLY,
+    table3=TABLE3,
+)
+payload = K.results_payload(
+    profile=profile,
+    s=S,
+    base=BASE,
+    headline_run=headline_runs[0],
+    wall_time={
         "notebook_from_scratch_s": round(FROM_SCRATCH, 1),
         "this_execution_s": round(WALL, 1),
         "training_runs": len(ALL_RUNS),
@@ -503,46 +313,20 @@ payload = {
         "headline_train_s_per_epoch": round(sec_per_epoch, 1),
         "threads": THREADS,
     },
-    "headline": {
-        "e_rev": 4.0,
-        "steps": 3,
-        "offset": "random",
-        "accuracy": HEADLINE,
-        "curve": [100 * a for a in headline_runs[0].curve],
-    },
-    "fig4c_4e": [
-        {
-            "e_rev": e,
-            "steps": m,
-            "offset": off,
-            "per_seed": pct(G[(e, m, off)]),
-            "curves": [[100 * a for a in r.curve] for r in G[(e, m, off)]],
-        }
-        for (e, m, off) in G
-    ],
-    "fig4f": {
-        "trained": {str(m): {str(e): pct(v) for e, v in F4[m].items()} for m in F4},
-        "baselines": {str(e): v for e, v in BASELINES.items()},
-    },
-    "fig4d_early_fraction": {str(e): v for e, v in EARLY.items()},
-    "fig11a": [{"sigma_spike": sg, "e_rev": e, "accuracy": v} for (sg, e), v in SIG.items()],
-    "table3_mlp": TABLE3,
-    "fig13a": {str(m): v for m, v in T13.items()},
-    "fig14a": {"e_rev": S["grid_e_ann"], "alphas": alphas, "best_on_validation": list(BEST14), "test": T14},
-    "claims": CLAIMS,
-    "statistics": {
-        "fixed_offset_penalty": {str(m): g for m, g in PEN.items()},
-        "m3_vs_m15": {str(e): g for e, g in EQ.items()},
-        "drop_at_e1": {str(m): g for m, g in DROP.items()},
-        "slope": {str(m): g for m, g in SLOPE.items()},
-        "scaled_ann_degradation": SC_DEG,
-        "scaling_gain": SC_GAIN,
-        "trained_vs_scaled": TR_VS_SC,
-        "sigma_trend": SIG_TREND,
-        "test_m_saturation": SAT13,
-    },
-    "paper_comparison": comparison,
-}
+    groups=G,
+    f4=F4,
+    baselines=BASELINES,
+    early=EARLY,
+    sig=SIG,
+    table3=TABLE3,
+    t13=T13,
+    alphas=alphas,
+    best14=BEST14,
+    t14=T14,
+    claim_states=CLAIMS,
+    stats=STATS,
+    comparison=comparison,
+)
 path = profiles.write_json(dirs.results / "fmnist_mlp.json", payload, profile=profile)
 print(f"wrote {path}; notebook wall time {WALL / 60:.1f} min")
 
@@ -558,7 +342,7 @@ assert abs(REEVAL - headline_runs[0].final_accuracy) < 1e-12, (REEVAL, headline_
 tr_idx, val_idx = split_indices(60_000, BASE)
 assert len(val_idx) == BASE.val_size and not set(tr_idx.tolist()) & set(val_idx.tolist())
 # every verdict follows from its interval
-assert all(v in VERDICT for v in CLAIMS.values()), CLAIMS
+assert all(v in K.VERDICT for v in CLAIMS.values()), CLAIMS
 if profile != "smoke":
     # learning works at all (a regression check, not a paper claim): 10 classes, chance is 10 %; quick runs on
     # 6k images for 3 epochs measured 82-86 % at |E| = 4 (10k images: 85.5 %).

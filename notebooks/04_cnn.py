@@ -16,8 +16,9 @@
 #
 # Trains Conv(64)-Conv(64)-PL-Conv(128)-Conv(128)-PL-Conv(256)-Conv(256)-PL-512-10 RC-Spike networks with DSTD
 # (arXiv 2412.09010v1 Sec. 3.3, App. D-F) and regenerates the CNN panels. Budgets, runs, baselines and statistics
-# live in `imcpnn.repro.cnn`; training goes through the run cache of `imcpnn.repro.fmnist_mlp` (config + code
-# fingerprint + data digest). This notebook only plots and checks.
+# live in `imcpnn.repro.cnn`, the panels' numbers, claims and REPRODUCTION rows in `imcpnn.repro.cnn_claims`;
+# training goes through the run cache of `imcpnn.repro.fmnist_mlp` (config + code fingerprint + data digest). This
+# notebook only calls them, plots and checks.
 #
 # **Profiles** (`imcpnn.repro.cnn.SETTINGS`). `paper`: width 1 (and 2 for Fig. 12b), 50k/10k, 100 epochs, Adam lr
 # 1e-4, batch 32, augmented, test M = 30, 5 seeds, the paper's grids (sized for a GPU). `quick` (two training jobs
@@ -55,11 +56,10 @@ import numpy as np
 import torch
 
 from imcpnn.repro import cnn as C
+from imcpnn.repro import cnn_claims as K
 from imcpnn.repro import fmnist_mlp as X
 from imcpnn.repro import profiles
-from imcpnn.repro.paper import CNN as P
 from imcpnn.repro.profiles import env_settings
-from imcpnn.repro.report import comparison_row
 from imcpnn.train import evaluate, split_indices
 
 T_START = time.perf_counter()
@@ -85,24 +85,17 @@ SIG11, SIG12 = C.sigma_configs(S, "fmnist"), C.sigma_configs(S, "cifar10")
 VAL = X.validation_data(BASE)
 TEST = X.cached_data(BASE)[2:]
 
-
-def sample(xy: tuple, n: int, seed: int = 0) -> tuple:
-    """A seeded random subset of n samples (the split tensors are in class order: never take the first n)."""
-    idx = torch.randperm(len(xy[1]), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    return xy[0][idx], xy[1][idx]
-
-
 # %% [markdown]
 # ## Fig. 5d: accuracy vs |E| (random offset), ANN and scaled-ANN baselines, and the peak-at-finite-|E| test
 
 # %%
 M5D = S["sweep_m"][-1]
-ACC = {e: {sd: 100 * R[SW[(M5D, e, sd)]].final_accuracy for sd in C.e_seeds(S, e)} for e in S["e_grid"]}
+ACC = K.sweep_accuracies(R, SW, S, M5D)
 PEAK = C.peak_test(ACC, S["peak_e"], S["ann_e"], S["low_e"])
 ANN_MODELS = [R[SW[(M5D, S["ann_e"], sd)]].model() for sd in S["peak_seeds"][: S["ann_models"]]]
 n_val = S["scale_n"]
 BASELINES = X.ann_baselines(
-    ANN_MODELS, S["scale_e"], sample(VAL, n_val), TEST, coarse=tuple(S["coarse"]), search_steps=BASE.steps
+    ANN_MODELS, S["scale_e"], K.sample(VAL, n_val), TEST, coarse=tuple(S["coarse"]), search_steps=BASE.steps
 )
 for e in S["e_grid"]:
     v = list(ACC[e].values())
@@ -126,9 +119,10 @@ for e in es:
     ax.plot([e] * len(ACC[e]), list(ACC[e].values()), "o", color="C0", alpha=0.35, ms=4)
 ax.plot(es, [np.mean(list(ACC[e].values())) for e in es], "-o", color="C0", label=f"trained (M = {M5D}, random)")
 for k, m in enumerate(S["sweep_m"][:-1]):  # the paper profile's upper panel (M = 15)
+    acc_m = K.sweep_accuracies(R, SW, S, m)
     ax.plot(
         es,
-        [np.mean([100 * R[SW[(m, e, sd)]].final_accuracy for sd in C.e_seeds(S, e)]) for e in es],
+        [np.mean(list(acc_m[e].values())) for e in es],
         "-s",
         color=f"C{k + 1}",
         label=f"trained (M = {m}, random)",
@@ -162,7 +156,7 @@ fig.suptitle(f"Fig. 5b ({profile}): learning curves, CIFAR-10 VGG7 width {BASE.w
 profiles.save_figure(fig, dirs.figures, "fig5b_cnn_learning_curves")
 plt.show()
 
-F5C = {(e, m, off): 100 * R[c].final_accuracy for (e, m, off), c in OFF.items()}
+F5C = K.offset_accuracies(R, OFF)
 fig, ax = plt.subplots(figsize=(4.5, 3.4))
 for k, e in enumerate(S["m_e"]):
     for off, ls in (("random", "-"), ("fixed", "--")):
@@ -183,37 +177,32 @@ ax.set(
 ax.legend(fontsize=7)
 profiles.save_figure(fig, dirs.figures, "fig5c_cnn_accuracy_vs_m")
 plt.show()
-OFFSET_GAP = {f"|E|={e:g}, M={m}": F5C[(e, m, "random")] - F5C[(e, m, "fixed")] for e in S["m_e"] for m in S["m_grid"]}
+OFFSET_GAP = K.offset_gaps(F5C, S)
 print("random - fixed offset (pt, 1 seed each):", {k: round(v, 2) for k, v in OFFSET_GAP.items()})
 
 # %% [markdown]
 # ## Fig. 11b (F-MNIST CNN) and Fig. 12a-b (CIFAR-10, width x1 / x2): the σ_spike sweep
 
-
 # %%
-def sigma_panel(runs: dict, name: str, title: str) -> dict:
-    widths = sorted({w for w, _, _ in runs})
-    fig, axes = plt.subplots(1, len(widths), figsize=(4.5 * len(widths), 3.4), squeeze=False)
-    out = {}
-    for ax, w in zip(axes[0], widths):
-        for k, sg in enumerate(sorted({s for ww, s, _ in runs if ww == w})):
-            es_ = sorted(e for ww, s, e in runs if ww == w and s == sg)
-            acc = [100 * R[runs[(w, sg, e)]].final_accuracy for e in es_]
-            out[f"width x{w:g}, sigma {sg:g}"] = dict(zip([str(e) for e in es_], acc))
+PANELS = {"fig11b_cnn_fmnist_sigma_sweep": (SIG11, f"Fig. 11b: F-MNIST VGG7, M = {S['sig11']['steps']}, random offset")}
+if SIG12:
+    PANELS["fig12_cnn_cifar10_sigma_sweep"] = (SIG12, f"Fig. 12a-b: CIFAR-10, M = {S['sig12']['steps']}")
+SIGMA = {}
+for name, (sig_runs, title) in PANELS.items():
+    curves = K.sigma_curves(R, sig_runs)
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.4), squeeze=False)
+    for ax, (w, by_sigma) in zip(axes[0], curves.items()):
+        for k, (sg, (es_, acc)) in enumerate(by_sigma.items()):
             ax.plot(es_, acc, "-o", color=f"C{k}", label=f"σ = {sg:g}")
         ax.set(xscale="log", xlabel="|E±rev|", ylabel="test accuracy (%)", title=f"width x{w:g}")
         ax.legend(fontsize=7)
     fig.suptitle(f"{title} ({profile})", fontsize=9)
     profiles.save_figure(fig, dirs.figures, name)
     plt.show()
-    return out
-
-
-FIG11B = sigma_panel(
-    SIG11, "fig11b_cnn_fmnist_sigma_sweep", f"Fig. 11b: F-MNIST VGG7, M = {S['sig11']['steps']}, random offset"
-)
+    SIGMA[name] = K.sigma_summary(curves)
+FIG11B = SIGMA["fig11b_cnn_fmnist_sigma_sweep"]
 if SIG12:
-    FIG12 = sigma_panel(SIG12, "fig12_cnn_cifar10_sigma_sweep", f"Fig. 12a-b: CIFAR-10, M = {S['sig12']['steps']}")
+    FIG12 = SIGMA["fig12_cnn_cifar10_sigma_sweep"]
 else:
     FIG12 = "produced in the paper profile only (not affordable in this profile)"
     print("Fig. 12a-b:", FIG12)
@@ -221,30 +210,12 @@ else:
 # %% [markdown]
 # ## Table 3 (CNN rows): best |E| per σ, chosen on the VALIDATION split, scored on test
 
-
 # %%
-def table3(runs_by_e: dict, val, label: str, sigma: float) -> dict:
-    models = {e: [R[c].model() for c in cs] for e, cs in runs_by_e.items()}
-    best, scores = C.best_e_on_validation(models, val)
-    test = float(np.mean([100 * R[c].final_accuracy for c in runs_by_e[best]]))
-    return {
-        "label": label,
-        "sigma_spike": sigma,
-        "best_e": best,
-        "test_accuracy": test,
-        "val_accuracy": {str(e): 100 * v for e, v in scores.items()},
-    }
-
-
 VAL_F = X.validation_data(C.base_config(S, "fmnist"))
-VAL_N, VAL_F_N = sample(VAL, n_val), sample(VAL_F, n_val)
-T3 = [
-    table3({e: [SW[(M5D, e, sd)] for sd in C.e_seeds(S, e)] for e in S["e_grid"]}, VAL_N, "cifar10", BASE.sigma_spike)
-]
-for sg in S["sig11"]["sigmas"]:
-    T3.append(table3({e: [SIG11[(1.0, sg, e)]] for e in S["sig11"]["e"]}, VAL_F_N, "fmnist", sg))
-for w, sg in sorted({(w, s) for w, s, _ in SIG12}):
-    T3.append(table3({e: [SIG12[(w, sg, e)]] for e in S["sig12"]["e"]}, VAL_N, f"cifar10 x{w:g}", sg))
+VAL_N, VAL_F_N = K.sample(VAL, n_val), K.sample(VAL_F, n_val)
+T3 = K.table3_rows(
+    R, S, sweep=SW, sig11=SIG11, sig12=SIG12, m=M5D, val_cifar=VAL_N, val_fmnist=VAL_F_N, sigma=BASE.sigma_spike
+)
 for row in T3:
     print(
         f"{row['label']} σ={row['sigma_spike']:g}: best |E| (val) = {row['best_e']:g}, "
@@ -257,9 +228,9 @@ for row in T3:
 # %%
 M13_MODEL = R[SW[(M5D, S["peak_e"], S["peak_seeds"][0])]].model()
 n13 = S["f13_n"]
-T13 = C.test_m_curve(M13_MODEL, *sample(TEST, n13), S["f13_ms"], S["f13_repeats"])
+T13 = C.test_m_curve(M13_MODEL, *K.sample(TEST, n13), S["f13_ms"], S["f13_repeats"])
 F14 = C.scale_panel(
-    ANN_MODELS[0], sample(VAL, n_val), TEST, S["f14_e"], X.scale_values(*S["f14_alphas"]), test_steps=BASE.steps
+    ANN_MODELS[0], K.sample(VAL, n_val), TEST, S["f14_e"], X.scale_values(*S["f14_alphas"]), test_steps=BASE.steps
 )
 
 fig, a1 = plt.subplots(figsize=(4.5, 3.4))
@@ -302,146 +273,42 @@ print(
 
 # %%
 # an unresolved claim is not a reproduction (the note says "not resolved at this budget"), as in notebook 03
-VERDICT = {
-    "resolved": "reproduced",
-    "resolved, opposite sign": "not reproduced",
-    "not resolved at this budget": "not reproduced",
-}
-e_lo = min(S["scale_e"])
-SC_GAIN = X.t_interval([100 * (s - a) for s, a in zip(BASELINES[e_lo]["scaled_ann"], BASELINES[e_lo]["ann"])])
-TR_VS_SC = X.welch_gap(
-    list(ACC[e_lo].values()) if e_lo in ACC else [float("nan")], [100 * v for v in BASELINES[e_lo]["scaled_ann"]]
-)
-CLAIMS = {
-    f"Fig. 5d: peak at finite |E| ({S['peak_e']:g} beats {S['ann_e']:g} and {S['low_e']:g}, paired)": PEAK["verdict"],
-    f"App. F: scaling helps the ANN at |E|={e_lo:g}": X.sign_verdict(SC_GAIN),
-    f"Fig. 5d: trained beats scaled ANN at |E|={e_lo:g}": X.sign_verdict(TR_VS_SC),
-}
+STATS = K.claim_statistics(ACC, BASELINES, S)
+CLAIMS = K.claims(PEAK, STATS, S)
 for k, v in CLAIMS.items():
     print(f"{k}: {v}")
-
-settings_5d = C.describe(
-    BASE, f"{S['peak_seeds']} at |E| in {{{S['low_e']:g}, {S['peak_e']:g}, {S['ann_e']:g}}}, {S['seeds']} elsewhere"
+comparison = K.comparison_rows(
+    profile=profile,
+    s=S,
+    base=BASE,
+    peak=PEAK,
+    stats=STATS,
+    claim_states=CLAIMS,
+    offset_gap=OFFSET_GAP,
+    t13=T13,
+    table3=T3,
+    sigma_run=bool(SIG12),
+    n_val=n_val,
+    n13=n13,
+    m=M5D,
 )
-gap = PEAK["vs_ann"]
-
-
-def budget(c) -> str:
-    full = "50k" if c.dataset == "cifar10" else "60k"
-    return (
-        f"not comparable (different setting: width {c.width:g}, {c.train_subset} images, {c.epochs} epochs, "
-        f"train M = {c.steps}, test M = {c.test_steps} vs width 1, {full} images, full training, M = 10, "
-        "test M = 30)"
-    )
-
-
-def t3_config(r: dict):
-    return C.base_config(S, "fmnist" if r["label"] == "fmnist" else "cifar10", sigma_spike=r["sigma_spike"])
-
-
-OFF_KEY = f"|E|={min(S['m_e']):g}, M={min(S['m_grid'])}"
-OFF_STATE = "not resolved at this budget"  # one seed per cell: no interval
-comparison = [
-    comparison_row(
-        "Fig. 5d",
-        f"accuracy gain at |E| = {S['peak_e']:g} over |E| = {S['ann_e']:g} (paired over seeds)",
-        P["peak_finite_e"],
-        round(gap["mean"], 2),
-        VERDICT[PEAK["verdict"]],
-        settings_5d,
-        unit="pt",
-        note=f"{PEAK['verdict']}: 95 % CI {gap['lo']:+.2f}..{gap['hi']:+.2f} pt; vs |E| = {S['low_e']:g}: "
-        f"{PEAK['vs_low']['mean']:+.2f} pt (CI {PEAK['vs_low']['lo']:+.2f}.."
-        f"{PEAK['vs_low']['hi']:+.2f}). "
-        "A tiny, briefly trained net; the paper's 'large networks' claim needs the paper profile.",
-    ),
-    comparison_row(
-        "App. F / Fig. 5d",
-        f"scaled-ANN gain over the ANN at |E| = {e_lo:g}",
-        P["weight_scaling_helps"],
-        round(SC_GAIN["mean"], 2),
-        VERDICT[CLAIMS[f"App. F: scaling helps the ANN at |E|={e_lo:g}"]],
-        C.describe(BASE.replace(e_rev=100.0), S["peak_seeds"][: S["ann_models"]])
-        + f"; scales chosen on {n_val} validation images at M = {BASE.steps}",
-        unit="pt",
-        note=f"{X.sign_verdict(SC_GAIN)}: 95 % CI {SC_GAIN['lo']:+.2f}..{SC_GAIN['hi']:+.2f} pt",
-    ),
-    comparison_row(
-        "Fig. 5c",
-        f"random minus fixed offset at the smallest M, |E| = {min(S['m_e']):g}, M = {min(S['m_grid'])}",
-        P["random_offset_m2"],
-        round(OFFSET_GAP[OFF_KEY], 2),
-        VERDICT[OFF_STATE],
-        C.describe(BASE, 1),
-        unit="pt",
-        note=f"{OFF_STATE}: one seed per cell, the sign is a direction only",
-    ),
-    comparison_row(
-        "Fig. 13b",
-        "test-time M chosen",
-        P["test_m"],
-        max(S["f13_ms"]),
-        "not comparable (different setting: our curve is for a model trained at M = "
-        f"{M5D}, {n13} test images, {S['f13_repeats']} evaluations)",
-        C.describe(BASE, 1),
-        note="; ".join(f"M={m}: {np.mean(v):.2f} %" for m, v in T13.items()),
-    ),
-    *(
-        []
-        if SIG12
-        else [
-            comparison_row(
-                "Fig. 12a-b / Table 3 (CNN, width x1 and x2)",
-                "σ_spike sweep on CIFAR-10 at width x1 and x2",
-                P["sigma_trend_cnn"],
-                "not run",
-                f"not comparable (different setting: produced in the paper profile only; {profile} cannot afford it)",
-                f"{profile} profile: skipped",
-                note="run `PROFILE=paper` on a GPU",
-            )
-        ]
-    ),
-    *[
-        comparison_row(
-            "Table 3 (CNN)",
-            f"best accuracy over |E|, {r['label']}, σ = {r['sigma_spike']:g}",
-            P[
-                {"cifar10": "t3_cifar", "fmnist": "t3_fmnist"}.get(r["label"], "t3_cifar_x2")
-                + f"_sigma{r['sigma_spike']:g}"
-            ],
-            round(r["test_accuracy"], 2),
-            budget(t3_config(r)) if profile != "paper" else "partially",
-            C.describe(t3_config(r)),
-            unit="%",
-            note=f"best |E| on validation ({n_val} images): {r['best_e']:g}",
-        )
-        for r in T3
-        if f"{'t3_fmnist' if r['label'] == 'fmnist' else 't3_cifar'}_sigma{r['sigma_spike']:g}" in P
-    ],
-]
 
 # %% [markdown]
 # ## Results file
 
 # %%
 WALL = time.perf_counter() - T_START
-RUN_COMPUTE = sum(e["train_time_s"] + e["eval_time_s"] for r in R.values() for e in r.epochs)
+RUN_COMPUTE = K.run_compute_s(R.values())
 WORKERS = env_settings(default_workers=S["workers"])["workers"]  # parallel training jobs (one thread each)
-FROM_SCRATCH = WALL - RUN_WALL + RUN_COMPUTE / WORKERS  # the runs' compute spread over the workers (approx.)
+FROM_SCRATCH = K.from_scratch_s(WALL, RUN_WALL, RUN_COMPUTE, WORKERS)  # the runs' compute over the workers (approx.)
 print(
     f"this execution {WALL / 60:.1f} min; from scratch ~{FROM_SCRATCH / 60:.1f} min with {WORKERS} training "
     "jobs at a time (under the current load)"
 )
-payload = {
-    "title": "Convolutional RC-Spike VGG7, CIFAR-10 and F-MNIST (Fig. 5b-d, 11b, 12, 13b, 14b; Table 3 CNN rows)",
-    "settings": {
-        "base": BASE.to_dict(),
-        "budget": S,
-        "augmentation": ("flip p=0.5, rotation U(-10, 10) deg, crop with zero padding H//8 (imcpnn.augment)")
-        if BASE.augment
-        else "none",
-    },
-    "wall_time": {
+payload = K.results_payload(
+    s=S,
+    base=BASE,
+    wall_time={
         "this_execution_s": round(WALL, 1),
         "notebook_from_scratch_s": round(FROM_SCRATCH, 1),
         "runs_train_plus_eval_s": round(RUN_COMPUTE, 1),
@@ -450,24 +317,20 @@ payload = {
         "workers": WORKERS,
         "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
     },
-    "runs": [
-        {"config": c.to_dict(), "cli": C.cli_command(c), "path": str(r.path), "epochs": r.epochs} for c, r in R.items()
-    ],
-    "fig5d": {
-        "m": M5D,
-        "accuracy": {str(e): {str(sd): a for sd, a in v.items()} for e, v in ACC.items()},
-        "baselines": {str(e): v for e, v in BASELINES.items()},
-        "peak_test": PEAK,
-    },
-    "fig5c": {f"{e:g}/{m}/{off}": a for (e, m, off), a in F5C.items()},
-    "fig11b": FIG11B,
-    "fig12": FIG12,
-    "table3_cnn": T3,
-    "fig13b": {str(m): v for m, v in T13.items()},
-    "fig14b": F14,
-    "claims": CLAIMS,
-    "paper_comparison": comparison,
-}
+    runs=R,
+    m=M5D,
+    acc=ACC,
+    baselines=BASELINES,
+    peak=PEAK,
+    f5c=F5C,
+    fig11b=FIG11B,
+    fig12=FIG12,
+    table3=T3,
+    t13=T13,
+    f14=F14,
+    claim_states=CLAIMS,
+    comparison=comparison,
+)
 path = profiles.write_json(dirs.results / "cnn.json", payload, profile=profile)
 print(f"wrote {path}")
 
@@ -485,7 +348,7 @@ tr_idx, val_idx = split_indices(50_000, BASE)
 assert len(val_idx) == BASE.val_size and not set(tr_idx.tolist()) & set(val_idx.tolist())
 # the paired test uses exactly the pre-registered seeds
 assert PEAK["vs_ann"]["seeds"] == sorted(S["peak_seeds"]), PEAK["vs_ann"]["seeds"]
-assert all(v in VERDICT for v in CLAIMS.values()), CLAIMS
+assert all(v in K.VERDICT for v in CLAIMS.values()), CLAIMS
 # the App. F search can only improve on the validation split over the unscaled point it starts near
 assert F14["best_on_validation"] and max(map(max, F14["val"])) >= F14["val"][al.index(1.0)][al.index(1.0)] - 1e-9
 if profile != "smoke":

@@ -16,13 +16,14 @@ import pytest
 from imcpnn.spice import iris as si
 from imcpnn.spice import netlist as nl
 from imcpnn.spice.parallel import SpiceExecutor, run_tasks
+from imcpnn.spice.weightmap import WeightMap
 
 
-def synthetic_map() -> si.WeightMap:
+def synthetic_map() -> WeightMap:
     """Exponential (sub-threshold-like) I(V_g) maps: NMOS rising, PMOS falling with V_g."""
     vg_n = np.linspace(0.2, 0.9, 351)
     vg_p = np.linspace(0.9, 1.6, 351)
-    return si.WeightMap(
+    return WeightMap(
         vg_n,
         1e-12 * np.exp((vg_n - 0.2) / 0.05),
         vg_p,

@@ -32,6 +32,7 @@ from imcpnn.executor import Executor
 from imcpnn.repro import cache, profiles
 from imcpnn.repro import iris_circuit as ic
 from imcpnn.repro.profiles import env_settings
+from imcpnn.search import CoarseToFine, search
 from imcpnn.spice import iris as si
 from imcpnn.spice import iris_sim
 from imcpnn.spice.pdk import library_line
@@ -186,27 +187,13 @@ def _runs(job: dict, task: dict, alpha, t_in_rows, tag: str, energy: bool = Fals
 
 
 def factor_search(evaluate, factors, refine) -> tuple[float, list[float]]:
-    """A log-spaced 1-D search: ``evaluate`` (factor -> objective, inf when it cannot be evaluated) on every
-    factor of ``factors``, then for each r of ``refine`` on best / r and best x r. Returns (the best factor, 1.0
-    when no value is finite; the factors evaluated, each once, rounded to 6 digits)."""
-    vals: dict[float, float] = {}
-
-    def ev(f: float) -> None:
-        f = round(float(f), 6)
-        if f not in vals:
-            vals[f] = float(evaluate(f))
-
-    def best() -> float:
-        finite = {f: v for f, v in vals.items() if math.isfinite(v)}
-        return min(finite, key=finite.get) if finite else 1.0
-
-    for f in factors:
-        ev(f)
-    for r in refine:
-        b = best()
-        ev(b / r)
-        ev(b * r)
-    return best(), list(vals)
+    """A log-spaced 1-D search on :func:`imcpnn.search.search`: ``evaluate`` (factor -> objective, inf when it
+    cannot be evaluated) on every factor of ``factors``, then for each r of ``refine`` on best / r and best x r.
+    The best is the first minimum among the finite values (1.0, the tt scales, while none is finite). Returns
+    (the best factor; the factors evaluated, each once, rounded to 6 digits, in evaluation order)."""
+    spec = CoarseToFine(steps=tuple(refine), scale="log", neighbours="axes", round_to=6, finite_only=True)
+    res = search(lambda pts: [float(evaluate(p[0])) for p in pts], [(f,) for f in factors], spec, center=(1.0,))
+    return res.best[0], [p[0] for p in res.points]
 
 
 def _refit(job: dict, task: dict) -> dict:

@@ -32,6 +32,7 @@ import torch
 from imcpnn.executor import run_jobs
 from imcpnn.repro import cache
 from imcpnn.repro.profiles import env_settings
+from imcpnn.search import CoarseToFine, search
 from imcpnn.store import atomic_write_bytes, process_alive
 from imcpnn.train import TrainConfig, evaluate, load_data, load_model, load_validation, resolve_device, train
 
@@ -488,30 +489,27 @@ def scale_search(
     seed: int = 0,
     max_evals: int = 200,
 ) -> tuple[tuple[float, float], float, int]:
-    """Greedy walk on the 0.1 grid of (alpha+, alpha-): from ``start``, move to the best of the 8 neighbours
-    while it improves (ties: stay). Returns ((alpha+, alpha-), accuracy, number of evaluations)."""
-    seen: dict[tuple[float, float], float] = {}
+    """Greedy walk of App. F (arXiv 2412.09010v1, the scaled-ANN weight scales) on the ``step`` grid of
+    (alpha+, alpha-), on :func:`imcpnn.search.search`: from ``start`` (rounded to 10 digits), move to the best of
+    the 8 neighbours within [lo, hi] (1e-9 slack) while it is strictly better (ties among neighbours: the largest
+    point; a tie with the current point: stay); no stage starts once ``max_evals`` points were evaluated, each
+    point is evaluated once. Returns ((alpha+, alpha-), accuracy, number of evaluations)."""
 
-    def acc(p: tuple[float, float]) -> float:
-        if p not in seen:
-            seen[p] = evaluate(model, x, y, e_rev=e_rev, test_steps=test_steps, weight_scale=p, seed=seed)
-        return seen[p]
+    def objective(points: list) -> list[float]:
+        return [evaluate(model, x, y, e_rev=e_rev, test_steps=test_steps, weight_scale=p, seed=seed) for p in points]
 
-    cur = (round(start[0], 10), round(start[1], 10))
-    best = acc(cur)
-    while len(seen) < max_evals:
-        nbrs = [
-            (round(cur[0] + da * step, 10), round(cur[1] + db * step, 10))
-            for da in (-1, 0, 1)
-            for db in (-1, 0, 1)
-            if (da, db) != (0, 0)
-        ]
-        nbrs = [p for p in nbrs if lo - 1e-9 <= p[0] <= hi + 1e-9 and lo - 1e-9 <= p[1] <= hi + 1e-9]
-        a, p = max((acc(p), p) for p in nbrs)
-        if a <= best:
-            break
-        best, cur = a, p
-    return cur, best, len(seen)
+    spec = CoarseToFine(
+        steps=(step,),
+        neighbours="grid",
+        minimise=False,
+        bounds=(lo - 1e-9, hi + 1e-9),
+        repeat_until_no_gain=True,
+        max_evals=max_evals,
+        round_to=10,
+        ties="largest",
+    )
+    res = search(objective, [start], spec)
+    return res.best, res.best_value, len(res.points)
 
 
 def coarse_to_fine_scales(
@@ -528,12 +526,17 @@ def coarse_to_fine_scales(
     (alpha+, alpha-) grid, then a greedy walk on the 0.1 grid from it. Returns (scales, validation accuracy,
     evaluations)."""
     alphas = scale_values(*coarse)
-    grid = scale_grid(model, x_val, y_val, e_rev, alphas, test_steps=test_steps, seed=seed)
-    i, j = np.unravel_index(np.argmax(grid), grid.shape)
-    scales, acc, n = scale_search(
-        model, x_val, y_val, e_rev, start=(alphas[i], alphas[j]), test_steps=test_steps, seed=seed
-    )
-    return scales, acc, n + grid.size
+
+    def objective(points: list) -> list[float]:
+        return [
+            evaluate(model, x_val, y_val, e_rev=e_rev, test_steps=test_steps, weight_scale=p, seed=seed) for p in points
+        ]
+
+    # the coarse grid (alpha+ outer, as :func:`scale_grid`) is one batch of start points and no stage: its best,
+    # the first on ties (numpy's argmax over the grid)
+    grid = search(objective, [(a, b) for a in alphas for b in alphas], CoarseToFine(minimise=False, round_to=10))
+    scales, acc, n = scale_search(model, x_val, y_val, e_rev, start=grid.best, test_steps=test_steps, seed=seed)
+    return scales, acc, n + len(grid.points)
 
 
 def ann_baselines(

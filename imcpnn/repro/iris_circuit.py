@@ -31,6 +31,7 @@ import torch
 from imcpnn import functional as F
 from imcpnn.repro import cache, profiles
 from imcpnn.repro.profiles import env_settings
+from imcpnn.search import CoarseToFine, search
 from imcpnn.spice import iris as si
 from imcpnn.spice import iris_sim
 from imcpnn.spice import netlist as nl
@@ -167,18 +168,12 @@ class Circuit:
     def __init__(self, dev: dict, settings: dict, workdir: Path) -> None:
         from imcpnn.spice import characterize as ch
         from imcpnn.spice.pdk import library_line
+        from imcpnn.spice.weightmap import WeightMap
 
         self.neuron = nl.NeuronParams().with_(v_b_dis=dev["v_b_dis"])
         gn, gp = ch.gate_map("n", v0=self.neuron.v0), ch.gate_map("p", v0=self.neuron.v0)
-        self.wmap = si.WeightMap(
-            gn.v_g,
-            gn.i_v0,
-            gp.v_g,
-            gp.i_v0,
-            c_m=self.neuron.c_m,
-            v_th=dev["v_th"],
-            t_circ=self.neuron.t_circ,
-            vdd=self.neuron.vdd,
+        self.wmap = WeightMap.from_gate_maps(
+            gn, gp, c_m=self.neuron.c_m, v_th=dev["v_th"], t_circ=self.neuron.t_circ, vdd=self.neuron.vdd
         )
         self.timing = si.IrisTiming(t_circ=self.neuron.t_circ)
         self.models = library_line("tt")
@@ -275,24 +270,22 @@ def evaluate_scales(pool, circuit, w1, w2, x, t_model_out, cands: Sequence[tuple
 def coarse_to_fine(
     objective: Callable[[list], list[float]], center: Sequence[float], step: float, stages: int, shrink: float = 1 / 3
 ) -> tuple[list, list]:
-    """Coarse-to-fine grid search in 1 or 2 dimensions: each stage evaluates the 3^d grid of spacing ``step``
-    around the incumbent (centre included only in the first stage), then divides ``step`` by 1/``shrink``.
+    """The current-scale search of the Iris circuit (arXiv 2412.09010v1 Sec. 4, Fig. 7: the scale(s) that map the
+    model's weights to the circuit's currents), in 1 or 2 dimensions, on :func:`imcpnn.search.search`: each stage
+    evaluates, as ONE batch (one SPICE batch), the new points of the 3^d grid of spacing ``step`` around the
+    incumbent (points rounded to 6 digits, positive only; the centre itself is new only in the first stage), then
+    multiplies ``step`` by ``shrink``. The incumbent is the first minimum over every evaluation so far.
     ``objective`` maps a list of points to their values. Returns (points, values) of every evaluation."""
     d = len(center)
     if d not in (1, 2) or stages < 1 or not step > 0:
         raise ValueError(f"center must have 1 or 2 entries, stages >= 1, step > 0; got {center}, {stages}, {step}")
-    pts, vals = [], []
-    best = tuple(float(c) for c in center)
-    for _ in range(stages):
-        offs = [(-1,), (0,), (1,)] if d == 1 else [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
-        cand = [tuple(round(b + o * step, 6) for b, o in zip(best, off)) for off in offs]
-        cand = [c for c in cand if min(c) > 0 and c not in pts]
-        if cand:
-            pts += cand
-            vals += list(objective(cand))
-        best = pts[int(np.argmin(vals))]
-        step *= shrink
-    return pts, vals
+    steps = [step]
+    for _ in range(stages - 1):
+        steps.append(steps[-1] * shrink)  # step *= shrink, stage after stage (the same floats as a loop)
+    # positive: a point rounded to 6 digits is > 0 exactly when it is >= 1e-6
+    spec = CoarseToFine(steps=steps, neighbours="grid", bounds=(1e-6, math.inf), round_to=6, ties="first")
+    res = search(objective, [], spec, center=tuple(float(c) for c in center))
+    return res.points, res.values
 
 
 def search_points(settings: dict, flow: str) -> dict:

@@ -267,7 +267,7 @@ def neuron_vs_model(
     n = len(w)
     jobs = [
         {
-            "spec": mapping.layer_spec(w[k : k + 1], t_in[k]),
+            "spec": mapping.layer_spec(w[k : k + 1], t_in[k], layer=f"neuron of pattern {k}"),
             "corner": corner,
             "v0": mapping.neuron.v0,
             "v_th": mapping.v_th,

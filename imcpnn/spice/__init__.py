@@ -7,7 +7,9 @@ The circuit is the RC-Spike IMC circuit of arXiv 2412.09010v1 Section 4 (Fig. 6,
 * :mod:`imcpnn.spice.netlist` – synapse / neuron / layer netlists and DC testbenches (SI units);
 * :mod:`imcpnn.spice.simulate` – run a deck in ngspice, clear errors (missing ngspice, no convergence);
 * :mod:`imcpnn.spice.readout` – λ fits, crossings, spike times, model-unit conversions (pure numpy);
-* :mod:`imcpnn.spice.characterize` – Fig. 17/19/20 sweeps, calibration, weight -> gate map, transients;
+* :mod:`imcpnn.spice.weightmap` – the one weight -> current -> gate-voltage map on simulated I(V_g) tables
+  (Table 2, App. A.2; pure numpy);
+* :mod:`imcpnn.spice.characterize` – Fig. 17/19/20 sweeps, calibration, the I(V_g) tables, transients;
 * the notebook-06 experiments live in :mod:`imcpnn.repro.spice_devices`.
 
 Importing this package does not import PySpice (GPL-3, an optional extra) or start ngspice; that happens

@@ -1,5 +1,5 @@
-"""Device characterisation (Fig. 17, 19, 20), calibration, the weight -> gate-voltage map, and neuron /
-layer transients read out in model units.
+"""Device characterisation (Fig. 17, 19, 20), calibration, the simulated I(V_g) tables of the weight -> gate
+map (:mod:`imcpnn.spice.weightmap`), and neuron / layer transients read out in model units.
 
 Every function here runs ngspice (through :mod:`imcpnn.spice.simulate`). The pure post-processing is in
 :mod:`imcpnn.spice.readout`.
@@ -15,17 +15,9 @@ import numpy as np
 
 from imcpnn.spice import netlist as nl
 from imcpnn.spice.pdk import library_line
-from imcpnn.spice.readout import (
-    FIT_RANGE,
-    crossings,
-    current_to_weight,
-    fit_lambda,
-    invert_monotone,
-    spike_time,
-    to_model_potential,
-    weight_to_current,
-)
+from imcpnn.spice.readout import FIT_RANGE, crossings, fit_lambda, spike_time, to_model_potential
 from imcpnn.spice.simulate import run_netlist
+from imcpnn.spice.weightmap import GateMap, WeightMap
 
 #: the paper's gate-bias grids of Fig. 17 (0.05 V steps)
 NMOS_GATES = tuple(np.round(np.arange(0.40, 0.6501, 0.05), 3))
@@ -75,27 +67,11 @@ def _sweep_and_fit(decks, name: str, sign: float, v0: float, v_range: tuple[floa
     }
 
 
-@dataclass
-class GateMap:
-    """Synapse current at V = V0 against the memory transistor's gate voltage (monotone in V_g)."""
-
-    kind: str
-    v_g: np.ndarray
-    i_v0: np.ndarray
-
-    def gate_for_current(self, i: np.ndarray) -> np.ndarray:
-        """The gate voltage giving current ``i`` (A) at V0 (log-interpolated)."""
-        return invert_monotone(self.v_g, self.i_v0, np.asarray(i, dtype=float), log=True)
-
-    def current_for_gate(self, v_g: np.ndarray) -> np.ndarray:
-        order = np.argsort(self.v_g)
-        return np.exp(np.interp(v_g, self.v_g[order], np.log(self.i_v0[order])))
-
-
 def gate_map(
     kind: str, *, corner: str = "tt", synapse: nl.SynapseParams = nl.DEFAULT_SYNAPSE, v0: float = 1.3
 ) -> GateMap:
-    """Simulate I(V_g) at V = V0 for the NMOS (``"n"``: V_g 0.2-0.9 V) or PMOS pair (``"p"``: 0.9-1.6 V)."""
+    """Simulate I(V_g) at V = V0 for the NMOS (``"n"``: V_g 0.2-0.9 V) or PMOS pair (``"p"``: 0.9-1.6 V): the
+    table of :class:`~imcpnn.spice.weightmap.GateMap` that :meth:`WeightMap.from_gate_maps` maps weights on."""
     lo, hi = (0.2, 0.9) if kind == "n" else (0.9, 1.6)
     deck = nl.synapse_gate_sweep_netlist(kind, library_line(corner), v_mem=v0, v_start=lo, v_stop=hi, p=synapse)
     out = run_netlist(deck, f"gate_map_{kind}")
@@ -212,7 +188,12 @@ def simulate_layer(
 
 @dataclass
 class CircuitMapping:
-    """Model <-> circuit mapping (App. A.2): weights -> gate voltages, potentials, reversal potentials."""
+    """Model <-> circuit mapping (App. A.2): weights -> gate voltages, potentials, reversal potentials.
+
+    Weights map to currents and gate voltages through :attr:`weight_map` (the one
+    :class:`~imcpnn.spice.weightmap.WeightMap`, I = scale C_m V_th |w| / T_circ, arXiv 2412.09010v1 Table 2,
+    App. A.2), with ``scale`` as the current factor of both signs.
+    """
 
     neuron: nl.NeuronParams
     v_th: float
@@ -232,36 +213,35 @@ class CircuitMapping:
     def e_dis(self) -> float:
         return 1.0 / (self.v_th * self.lambda_dis)
 
-    def currents(self, weight: np.ndarray) -> np.ndarray:
+    @property
+    def weight_map(self) -> WeightMap:
+        """The weight -> gate map on ``gate_n``/``gate_p`` with this neuron's C_m, T_circ, V_dd and ``v_th``."""
         p = self.neuron
-        return self.scale * weight_to_current(weight, c_m=p.c_m, v_th=self.v_th, t_circ=p.t_circ)
+        return WeightMap.from_gate_maps(self.gate_n, self.gate_p, c_m=p.c_m, v_th=self.v_th, t_circ=p.t_circ, vdd=p.vdd)
+
+    def currents(self, weight: np.ndarray) -> np.ndarray:
+        """I = scale C_m V_th |w| / T_circ (A), :meth:`WeightMap.currents` at alpha+ = alpha- = ``scale``."""
+        return self.weight_map.currents(weight, self.scale, self.scale)
 
     def weight_range(self) -> tuple[float, float]:
         """(largest negative, largest positive) weight the simulated gate ranges can express."""
-        p = self.neuron
-        kw = {"c_m": p.c_m, "v_th": self.v_th, "t_circ": p.t_circ}
-        return (
-            -float(current_to_weight(self.gate_p.i_v0.max(), **kw)) / self.scale,
-            float(current_to_weight(self.gate_n.i_v0.max(), **kw)) / self.scale,
-        )
+        r = self.weight_map.weight_range(self.scale, self.scale)
+        return -r["neg"][1], r["pos"][1]
 
-    def gates(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Gate voltages (v_gn, v_gp) for ``weight``: NMOS for w > 0, PMOS for w < 0, the other one off."""
+    def gates(self, weight: np.ndarray, *, layer: str = "layer") -> tuple[np.ndarray, np.ndarray]:
+        """Gate voltages (v_gn, v_gp), shaped like ``weight``: NMOS for w > 0, PMOS for w < 0, the other one off
+        (:meth:`WeightMap.gates` at ``scale``). An inexpressible weight raises ValueError naming ``layer``, the
+        synapse and the range."""
         w = np.asarray(weight, dtype=float)
-        vdd = self.neuron.vdd
-        v_gn = np.zeros_like(w)
-        v_gp = np.full_like(w, vdd)
-        i = self.currents(w)
-        pos, neg = w > 0, w < 0
-        if pos.any():
-            v_gn[pos] = self.gate_n.gate_for_current(i[pos])
-        if neg.any():
-            v_gp[neg] = self.gate_p.gate_for_current(i[neg])
-        return v_gn, v_gp
+        v_gn, v_gp = self.weight_map.gates(w, self.scale, self.scale, layer=layer)
+        return v_gn.reshape(w.shape), v_gp.reshape(w.shape)
 
-    def layer_spec(self, weight: np.ndarray, t_in: np.ndarray, timing: nl.Timing | None = None) -> nl.LayerSpec:
-        """A :class:`LayerSpec` for ``weight`` [n_out, n_in] and input times ``t_in`` [n_in]."""
-        v_gn, v_gp = self.gates(np.atleast_2d(weight))
+    def layer_spec(
+        self, weight: np.ndarray, t_in: np.ndarray, timing: nl.Timing | None = None, *, layer: str = "layer"
+    ) -> nl.LayerSpec:
+        """A :class:`LayerSpec` for ``weight`` [n_out, n_in] and input times ``t_in`` [n_in]; ``layer`` names it
+        in a range error."""
+        v_gn, v_gp = self.gates(np.atleast_2d(weight), layer=layer)
         tm = timing if timing is not None else nl.Timing(t_circ=self.neuron.t_circ)
         return nl.LayerSpec(v_gn, v_gp, t_in, neuron=self.neuron, synapse=self.synapse, timing=tm)
 

@@ -21,8 +21,9 @@ the hidden layer's firing phase ends ``t_gap`` before the output layer's firing 
 (which grounds its outputs) starts then, so that no output-layer synapse conducts into its firing phase.
 
 Weights -> currents -> gate voltages (Table 2, App. A.2): I = alpha * C_m V_th |w| / T_circ, then the memory
-transistor's gate voltage from the simulated I(V_g) map at V = V0 (:class:`WeightMap`). A current outside the
-simulated map raises ValueError naming the layer, the synapse and the range; nothing is clipped.
+transistor's gate voltage from the simulated I(V_g) map at V = V0 (:class:`imcpnn.spice.weightmap.WeightMap`,
+the one weight -> gate map). A current outside the simulated map raises ValueError naming the layer, the synapse
+and the range; nothing is clipped.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 
 from imcpnn.spice import netlist as nl
 from imcpnn.spice.pdk import seed_line, temp_line
-from imcpnn.spice.readout import current_to_weight, invert_monotone, spike_time, weight_to_current
+from imcpnn.spice.readout import spike_time
 
 N_IN, N_HID, N_OUT = 5, 5, 5
 #: (supply node, block) of the ammeters ``Vam_<block>`` of ``two_layer_netlist(probes=True)``
@@ -48,108 +49,6 @@ PROBED_SUPPLIES = (
     ("v0", "chg2"),
 )
 NEURON_PROBES = ("sense", "logic", "dis")  # the ammeters inside every neuron (netlist.neuron_subckt(probes=True))
-
-
-# --------------------------------------------------------------------------------------------------
-# weights -> gate voltages
-
-
-@dataclass(frozen=True)
-class WeightMap:
-    """Model weight <-> memory-gate voltage through simulated I(V_g) maps at V = V0.
-
-    ``vg_n``/``i_n``: NMOS gate voltages and currents (rising), ``vg_p``/``i_p``: PMOS (current falls as V_g
-    rises); currents in A. ``c_m``, ``v_th``, ``t_circ``: the mapping I = C_m V_th w / T_circ (Table 2).
-    """
-
-    vg_n: np.ndarray
-    i_n: np.ndarray
-    vg_p: np.ndarray
-    i_p: np.ndarray
-    c_m: float
-    v_th: float
-    t_circ: float
-    vdd: float = 1.8
-
-    def _kw(self) -> dict:
-        return {"c_m": self.c_m, "v_th": self.v_th, "t_circ": self.t_circ}
-
-    def weight_range(self, alpha_pos: float = 1.0, alpha_neg: float = 1.0) -> dict[str, tuple[float, float]]:
-        """Expressible |w| ranges {"pos": (lo, hi), "neg": (lo, hi)} at current scales (alpha+, alpha-)."""
-        kw = self._kw()
-        pos = current_to_weight(np.array([self.i_n.min(), self.i_n.max()]), **kw) / alpha_pos
-        neg = current_to_weight(np.array([self.i_p.min(), self.i_p.max()]), **kw) / alpha_neg
-        return {"pos": (float(pos[0]), float(pos[1])), "neg": (float(neg[0]), float(neg[1]))}
-
-    def gates(
-        self,
-        weight: np.ndarray,
-        alpha_pos: float = 1.0,
-        alpha_neg: float = 1.0,
-        *,
-        layer: str = "layer",
-        prune_below_floor: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(v_gn, v_gp) [n_out, n_in] for ``weight`` [n_out, n_in]: w > 0 -> NMOS (PMOS off at V_dd),
-        w < 0 -> PMOS (NMOS off at 0 V), w = 0 -> both off. Raises ValueError for an inexpressible weight.
-
-        ``prune_below_floor``: a weight whose current lies BELOW the map's lowest (leakage-floor) current is set
-        to 0 (both transistors off, which leaves about that leakage) instead of raising; :meth:`pruned` counts
-        them. Weights above the map's highest current always raise."""
-        for name, a in (("alpha_pos", alpha_pos), ("alpha_neg", alpha_neg)):
-            if not (isinstance(a, (int, float)) and np.isfinite(a) and a > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {a!r}")
-        w = np.atleast_2d(np.asarray(weight, dtype=float))
-        if not np.all(np.isfinite(w)):
-            raise ValueError(f"{layer}: weights must be finite")
-        cur = weight_to_current(w, **self._kw()) * np.where(w >= 0, alpha_pos, alpha_neg)
-        v_gn = np.zeros_like(w)
-        v_gp = np.full_like(w, self.vdd)
-        rng = self.weight_range(alpha_pos, alpha_neg)
-        for sign, mask, lo, hi in (
-            ("positive", w > 0, self.i_n.min(), self.i_n.max()),
-            ("negative", w < 0, self.i_p.min(), self.i_p.max()),
-        ):
-            bad = mask & ((cur > hi) | ((cur < lo) & (not prune_below_floor)))
-            if bad.any():
-                i, j = (int(k) for k in np.argwhere(bad)[0])
-                r = rng["pos" if sign == "positive" else "neg"]
-                raise ValueError(
-                    f"{layer}: weight w[{i}, {j}] = {w[i, j]:.6g} (synapse from input {j} to neuron {i}) needs "
-                    f"{cur[i, j] * 1e9:.4g} nA, outside the simulated {sign}-weight current range "
-                    f"[{lo * 1e9:.4g}, {hi * 1e9:.4g}] nA, i.e. |w| in [{r[0]:.4g}, {r[1]:.4g}] at "
-                    f"alpha = ({alpha_pos:g}, {alpha_neg:g}); {int(bad.sum())} synapse(s) out of range"
-                )
-        on_n = (w > 0) & (cur >= self.i_n.min())
-        on_p = (w < 0) & (cur >= self.i_p.min())
-        if on_n.any():
-            v_gn[on_n] = invert_monotone(self.vg_n, self.i_n, cur[on_n])
-        if on_p.any():
-            v_gp[on_p] = invert_monotone(self.vg_p, self.i_p, cur[on_p])
-        return v_gn, v_gp
-
-    def pruned(self, weight: np.ndarray, alpha_pos: float = 1.0, alpha_neg: float = 1.0) -> dict:
-        """The synapses :meth:`gates` with ``prune_below_floor`` switches off: count and largest |w|."""
-        w = np.atleast_2d(np.asarray(weight, dtype=float))
-        cur = weight_to_current(w, **self._kw()) * np.where(w >= 0, alpha_pos, alpha_neg)
-        m = ((w > 0) & (cur < self.i_n.min())) | ((w < 0) & (cur < self.i_p.min()))
-        return {"count": int(m.sum()), "max_abs_w": float(np.abs(w[m]).max()) if m.any() else 0.0}
-
-    def weights(self, v_gn: np.ndarray, v_gp: np.ndarray, alpha_pos: float = 1.0, alpha_neg: float = 1.0) -> np.ndarray:
-        """The inverse of :meth:`gates` (the round trip): weights from gate voltages on the maps."""
-        v_gn, v_gp = np.asarray(v_gn, dtype=float), np.asarray(v_gp, dtype=float)
-        kw = self._kw()
-        on_n, on_p = v_gn > 0, v_gp < self.vdd
-        if (on_n & on_p).any():
-            raise ValueError("a synapse has both its NMOS and its PMOS memory transistor on")
-        on = np.argsort(self.vg_n)
-        i_n = np.exp(np.interp(v_gn, self.vg_n[on], np.log(self.i_n[on])))
-        op = np.argsort(self.vg_p)
-        i_p = np.exp(np.interp(v_gp, self.vg_p[op], np.log(self.i_p[op])))
-        w = np.zeros_like(v_gn)
-        w[on_n] = current_to_weight(i_n[on_n], **kw) / alpha_pos
-        w[on_p] = -current_to_weight(i_p[on_p], **kw) / alpha_neg
-        return w
 
 
 # --------------------------------------------------------------------------------------------------
